@@ -1,1 +1,12 @@
+//! invex integration tests: one binary whose module list is the table of contents.
+//!
+//! - `runtime_mock`: the detect processor on librdkafka's in-process mock cluster
+//!   (equivalence with the test driver, aborted transactions, stop and restore);
+//! - `topology`: `topology/` agrees with `schemas/` and with the code.
+//!
+//! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
+//! need no broker and build in seconds.
 
+mod runtime_mock;
+mod support;
+mod topology;

@@ -32,7 +32,6 @@ pub enum PartitionKeyError {
     EmptyPart(String),
 }
 
-
 impl fmt::Display for PartitionKeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -87,7 +86,13 @@ pub struct ExceptionId(pub String);
 
 impl ExceptionId {
     /// Hash of (type, tenant, site, subject, opening event id), prefixed `exc-`.
-    pub fn derive(kind: &str, tenant: &str, site: &str, subject: &str, opening_event: &str) -> Self {
+    pub fn derive(
+        kind: &str,
+        tenant: &str,
+        site: &str,
+        subject: &str,
+        opening_event: &str,
+    ) -> Self {
         let parts: [&[u8]; 5] = [
             kind.as_bytes(),
             tenant.as_bytes(),
@@ -146,6 +151,9 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, shifted);
         assert!(a.0.starts_with("exc-") && a.0.len() == 36);
-        assert_ne!(ActionId::derive(&a, "RECOUNT_TASK", 1), ActionId::derive(&a, "RECOUNT_TASK", 2));
+        assert_ne!(
+            ActionId::derive(&a, "RECOUNT_TASK", 1),
+            ActionId::derive(&a, "RECOUNT_TASK", 2)
+        );
     }
 }

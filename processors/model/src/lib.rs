@@ -27,10 +27,10 @@ pub use action::{ActionCommand, ActionType, RequestedBy};
 pub use audit::{AuditRecord, Decision};
 pub use dlq::{DlqEnvelope, ErrorClass};
 pub use event::{
-    ApprovalDecision, ApprovalVerdict, AsnLine, BookSnapshot, CanonicalEvent, ConditionCode,
-    CountEvent, CountType, EpcisAction, ErrorDeclaration, EventHeader, ExpectedLot,
-    IntegrationAck, AckStatus, ItemMaster, OrderAllocation, PickEvent, ReceiptLine, ScanEvent,
-    ScanResult, SourceSystem, StockType, TaskEvent, TaskStatus, TaskType,
+    AckStatus, ApprovalDecision, ApprovalVerdict, AsnLine, BookSnapshot, CanonicalEvent,
+    ConditionCode, CountEvent, CountType, EpcisAction, ErrorDeclaration, EventHeader, ExpectedLot,
+    IntegrationAck, ItemMaster, OrderAllocation, PickEvent, ReceiptLine, ScanEvent, ScanResult,
+    SourceSystem, StockType, TaskEvent, TaskStatus, TaskType,
 };
 pub use exception::{
     Approval, ExceptionRecord, ExceptionStatus, ExceptionType, OwnerTeam, Quantities, RootCause,

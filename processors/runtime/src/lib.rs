@@ -1,1 +1,45 @@
-//! placeholder
+//! invex-runtime: runs invex's pure detectors on Kafka.
+//!
+//! - [`Processor`]: a consumer group member that owns tasks (one per input partition number,
+//!   co-partitioned across every canonical topic), each with its own RocksDB state, and commits
+//!   outputs, changelog records and input offsets in one Kafka transaction (exactly-once, the
+//!   default) or flushes then commits offsets (at-least-once).
+//! - [`Codec`]: Avro in the Confluent wire format, schemas from a [`SchemaResolver`]
+//!   (Schema Registry or the embedded `schemas/`).
+//! - [`RuntimeConfig`]: TOML + `INVEX_*` environment, validated with every error at once.
+//! - [`admin`]: the topics a deployment needs and the co-partitioning check.
+//!
+//! Local state never runs ahead of Kafka: a task's writes stay in an overlay until the Kafka
+//! commit succeeds, then land in RocksDB in one batch with their changelog checkpoint. After a
+//! crash the state directory is reused, never wiped, and the changelog tail is replayed.
+
+pub mod admin;
+mod codec;
+mod config;
+mod core;
+mod delivery;
+mod error;
+mod http;
+mod metrics;
+mod ordering;
+mod processor;
+mod rebalance;
+mod restore;
+mod schema;
+mod sink;
+mod store;
+mod task;
+mod topics;
+
+pub use codec::{Codec, CodecError};
+pub use config::{ConfigErrors, Guarantee, RuntimeConfig, SchemaSource};
+pub use core::{Clock, system_clock};
+pub use error::RuntimeError;
+pub use http::serve_admin;
+pub use metrics::Metrics;
+pub use processor::{Processor, ProcessorHandle, base_client_config};
+pub use schema::{
+    EmbeddedResolver, RegistryResolver, ResolveError, SUBJECTS, SchemaResolver, StaticSchema,
+    embedded_schema_text, resolver_for,
+};
+pub use topics::{Output, Topics};

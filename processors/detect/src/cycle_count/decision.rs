@@ -1,0 +1,232 @@
+//! Human decisions on approval requests (`approvals` topic).
+//!
+//! A decision applies only when it names an exception this task knows, that exception is
+//! AWAITING_APPROVAL, and `approval_request_id` is its outstanding APPROVAL_REQUEST action.
+//! Anything else is audited as DECISION_IGNORED and changes nothing: not an error, not poison,
+//! because stale or misrouted decisions are normal in human workflows. An exception id this
+//! task does not know is audited with version 0 and status CLOSED (never opened here, or
+//! resolved and past its retention).
+//!
+//! - APPROVE: a STOCK_ADJUSTMENT of the proposed quantity, `approval_ref` = the decision's
+//!   event id, reason code from the decision or the policy (EDIFACT 4499 `4`); the exception
+//!   passes through APPROVED to RESOLVED / ADJUSTED; the ledger gets an adjustment movement at
+//!   the decision time, so later counts compare to the corrected book.
+//! - REJECT: through REJECTED to RESOLVED / ADJUSTMENT_REJECTED; no adjustment, ledger as is.
+//! - REQUEST_RECOUNT: back to AWAITING_RECOUNT with a new RECOUNT_TASK.
+//! - Other verdicts (acknowledge, resolve, hold) do not answer an approval request: ignored.
+//!
+//! This is the only place a STOCK_ADJUSTMENT is built.
+
+use std::collections::BTreeMap;
+
+use invex_model::{
+    ActionType, ApprovalDecision, ApprovalVerdict, AuditRecord, Decision, ExceptionId,
+    ExceptionStatus, RequestedBy,
+};
+
+use super::ledger;
+use super::lifecycle::{Change, commit, request_recount};
+use super::records::{self, AuditDraft, RULE_DECISION, add_sources, symbol};
+use super::state::{
+    EXCEPTION, ExceptionState, ITEM, Movement, MovementKind, exception_key, item_key,
+};
+use crate::detector::Ctx;
+use crate::error::DetectError;
+use crate::policy::Scope;
+
+/// Applies or ignores one decision.
+pub(super) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(), DetectError> {
+    let h = &d.header;
+    let key = exception_key(&item_key(&h.tenant_id, &h.site_id, &d.sku), &d.exception_id);
+    let Some(mut state) = ctx.get(EXCEPTION, &key)? else {
+        let audit = ignored_unknown(ctx.policy().version(), d);
+        ctx.emit_audit(audit);
+        return Ok(());
+    };
+    let verdict = match applicable(&state, d) {
+        Ok(verdict) => verdict,
+        Err(reason) => {
+            let to = state.record.status;
+            let draft = draft_for(&state, d, Decision::DecisionIgnored, to, reason);
+            let audit = records::audit(&state.record, draft, RULE_DECISION, Some(&h.event_id));
+            ctx.emit_audit(audit);
+            return Ok(());
+        }
+    };
+    let r = &mut state.record;
+    r.version += 1;
+    r.updated_at = h.event_time;
+    r.rule_id = RULE_DECISION.to_owned();
+    add_sources(r, std::slice::from_ref(&h.event_id));
+    if let Some(approval) = r.approval.as_mut() {
+        approval.decision = Some(d.verdict);
+        approval.approver = Some(d.actor.clone());
+        approval.decided_at = Some(h.event_time);
+    }
+    let mut change = Change::default();
+    match verdict {
+        Answer::Approve => approve(ctx, &mut state, &mut change, d)?,
+        Answer::Reject => reject(&mut state, &mut change, d),
+        Answer::Recount => recount(ctx, &mut state, &mut change, d)?,
+    }
+    commit(ctx, state, change)
+}
+
+/// The verdicts that answer an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Approve,
+    Reject,
+    Recount,
+}
+
+/// The answer a decision gives, or why it cannot be applied.
+fn applicable(state: &ExceptionState, d: &ApprovalDecision) -> Result<Answer, String> {
+    let status = state.record.status;
+    if status != ExceptionStatus::AwaitingApproval {
+        return Err(format!("exception is {}, not awaiting approval", symbol(status)));
+    }
+    let open_request = state.record.approval.as_ref().map(|a| a.request_id.as_str());
+    if d.approval_request_id.as_deref() != open_request {
+        return Err(format!(
+            "decision answers request {:?}, the outstanding request is {:?}",
+            d.approval_request_id, open_request
+        ));
+    }
+    match d.verdict {
+        ApprovalVerdict::Approve => Ok(Answer::Approve),
+        ApprovalVerdict::Reject => Ok(Answer::Reject),
+        ApprovalVerdict::RequestRecount => Ok(Answer::Recount),
+        other => Err(format!("verdict {} does not answer an approval request", symbol(other))),
+    }
+}
+
+fn draft_for(
+    state: &ExceptionState,
+    d: &ApprovalDecision,
+    decision: Decision,
+    to: ExceptionStatus,
+    note: String,
+) -> AuditDraft {
+    AuditDraft {
+        decision,
+        from: Some(state.record.status),
+        to,
+        at: d.header.event_time,
+        note,
+        actor: Some(d.actor.clone()),
+        action_ids: Vec::new(),
+        inputs: vec![d.header.event_id.clone()],
+        details: decision_details(d),
+    }
+}
+
+fn decision_details(d: &ApprovalDecision) -> BTreeMap<String, String> {
+    let mut details = BTreeMap::new();
+    details.insert("verdict".to_owned(), symbol(d.verdict));
+    let optional = [("actor_role", &d.actor_role), ("comment", &d.comment)];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            details.insert(k.to_owned(), v.clone());
+        }
+    }
+    details
+}
+
+fn ignored_unknown(policy_version: &str, d: &ApprovalDecision) -> AuditRecord {
+    let h = &d.header;
+    AuditRecord {
+        audit_id: format!("{}/v0/DECISION_IGNORED/{}", d.exception_id, h.event_id),
+        exception_id: ExceptionId(d.exception_id.clone()),
+        exception_version: 0,
+        tenant_id: h.tenant_id.clone(),
+        site_id: h.site_id.clone(),
+        at: h.event_time,
+        decision: Decision::DecisionIgnored,
+        from_status: None,
+        to_status: ExceptionStatus::Closed,
+        rule_id: RULE_DECISION.to_owned(),
+        policy_version: policy_version.to_owned(),
+        input_event_ids: vec![h.event_id.clone()],
+        actor: Some(d.actor.clone()),
+        action_ids: Vec::new(),
+        note: "unknown exception".to_owned(),
+        details: decision_details(d),
+    }
+}
+
+fn approve(
+    ctx: &mut Ctx<'_>,
+    state: &mut ExceptionState,
+    change: &mut Change,
+    d: &ApprovalDecision,
+) -> Result<(), DetectError> {
+    let at = d.header.event_time;
+    let proposed = state.proposed_adjustment.unwrap_or(state.record.quantities.variance);
+    let cc = ctx.policy().cycle_count();
+    let mut action =
+        records::action(&state.record, ActionType::StockAdjustment, 1, RequestedBy::User, at);
+    action.quantity = Some(proposed);
+    action.value = Some(proposed as f64 * state.record.valuation.unit_cost);
+    action.reason_code =
+        Some(d.reason_code.clone().unwrap_or_else(|| cc.adjustment_reason_code.clone()));
+    action.approval_ref = Some(d.header.event_id.clone());
+    action.approval_tier = state.record.approval.as_ref().map(|a| a.tier.clone());
+    action.target_group = cc.adjustment_target_group.clone();
+    action.details.insert("approver".to_owned(), d.actor.clone());
+    if let Some(request) = &d.approval_request_id {
+        action.details.insert("approval_request_id".to_owned(), request.clone());
+    }
+    let action_id = action.action_id.0.clone();
+    let note = format!("adjustment of {proposed} approved by {}", d.actor);
+    let approved = draft_for(state, d, Decision::Approved, ExceptionStatus::Approved, note);
+    state.record.status = ExceptionStatus::Approved;
+    change.audits.push(AuditDraft { action_ids: vec![action_id], ..approved });
+    change.actions.push(action);
+    resolve(state, change, d, "ADJUSTED");
+    let movement = Movement {
+        kind: MovementKind::Adjustment,
+        delta: proposed,
+        time: at,
+        event_id: d.header.event_id.clone(),
+    };
+    let (subject, uom) = (state.subject.clone(), state.record.quantities.uom.clone());
+    ledger::add_movement(ctx, &subject, &uom, 0, &movement)
+}
+
+fn reject(state: &mut ExceptionState, change: &mut Change, d: &ApprovalDecision) {
+    let note = format!("adjustment rejected by {}", d.actor);
+    let draft = draft_for(state, d, Decision::Rejected, ExceptionStatus::Rejected, note);
+    state.record.status = ExceptionStatus::Rejected;
+    change.audits.push(draft);
+    resolve(state, change, d, "ADJUSTMENT_REJECTED");
+}
+
+fn resolve(state: &mut ExceptionState, change: &mut Change, d: &ApprovalDecision, how: &str) {
+    let at = d.header.event_time;
+    state.record.resolution = Some(how.to_owned());
+    state.record.resolved_at = Some(at);
+    let note = format!("resolved: {how}");
+    let draft = change.transition(state, Decision::Resolved, ExceptionStatus::Resolved, at, note);
+    draft.inputs = vec![d.header.event_id.clone()];
+}
+
+fn recount(
+    ctx: &mut Ctx<'_>,
+    state: &mut ExceptionState,
+    change: &mut Change,
+    d: &ApprovalDecision,
+) -> Result<(), DetectError> {
+    let item = ctx.get(ITEM, &state.subject.item_key())?.unwrap_or_default();
+    let s = &state.subject;
+    let scope = Scope { tenant: &s.tenant, site: &s.site, class: item.class(), sku: &s.sku };
+    let policy = ctx.policy();
+    let due_ms = policy.cycle_count_thresholds(&scope).recount_due_ms;
+    let at = d.header.event_time;
+    request_recount(policy, state, change, at, at.saturating_add(due_ms), Some(&d.actor));
+    if let Some(draft) = change.audits.last_mut() {
+        draft.inputs = vec![d.header.event_id.clone()];
+        draft.details = decision_details(d);
+    }
+    Ok(())
+}

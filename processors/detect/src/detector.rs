@@ -1,0 +1,240 @@
+//! The detector contract: what a detector may see and do.
+//!
+//! A detector is plain data plus synchronous hooks. It reads and writes state only through
+//! [`Ctx`] (typed [`Table`]s over the store port), schedules timers through [`Ctx`], and emits
+//! exception, action and audit records through [`Ctx`]. Time is an input ([`Times`]): no clock
+//! reads, no randomness, no threads (the crate's `clippy.toml` bans them). So the same inputs
+//! always produce the same state and outputs, byte for byte.
+//!
+//! Invariants the engine relies on:
+//! - [`Detector::validate`] only reads; a poison error (see [`DetectError::is_poison`]) is
+//!   returned from `validate`, never from `process` after a write, so a record sent to the DLQ
+//!   leaves no trace in state;
+//! - all state lives in the store; a detector may cache, but a fresh instance on a restored
+//!   store must behave exactly like the old one;
+//! - timer keys are unique per detector (the engine prefixes them with [`Detector::name`]).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::ControlFlow;
+
+use invex_model::{ActionCommand, AuditRecord, CanonicalEvent, ExceptionRecord};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{decode, encode};
+use crate::engine::timers::Timers;
+use crate::error::DetectError;
+use crate::output::Outputs;
+use crate::policy::Policy;
+use crate::store::{Store, StoreName};
+
+/// The three notions of time a hook sees (UTC ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    /// Event time of the event being processed; for a timer, its due time.
+    pub event_time: i64,
+    /// Highest event time the task has seen.
+    pub stream_time: i64,
+    /// The driver's wall clock.
+    pub wall_clock: i64,
+}
+
+/// Which clock a timer follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// Fires when stream time reaches the due time (after an event is processed).
+    StreamTime,
+    /// Fires when the driver's wall clock reaches the due time (quiet partitions).
+    WallClock,
+}
+
+impl TimerKind {
+    pub(crate) const fn tag(self) -> u8 {
+        match self {
+            Self::StreamTime => 0,
+            Self::WallClock => 1,
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self.tag() as usize
+    }
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredTimer {
+    /// Its clock.
+    pub kind: TimerKind,
+    /// When it was due.
+    pub due: i64,
+    /// The key the detector scheduled it with.
+    pub key: Vec<u8>,
+}
+
+/// A typed view of one store: values of type `T`, encoded as described in the codec module
+/// (format byte + JSON).
+pub struct Table<T> {
+    name: StoreName,
+    value: PhantomData<fn() -> T>,
+}
+
+impl<T> Table<T> {
+    /// A table over the store `name`.
+    pub const fn new(name: StoreName) -> Self {
+        Self { name, value: PhantomData }
+    }
+
+    /// The store it reads and writes.
+    pub const fn name(&self) -> StoreName {
+        self.name
+    }
+}
+
+impl<T> Clone for Table<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Table<T> {}
+
+impl<T> fmt::Debug for Table<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Table").field(&self.name).finish()
+    }
+}
+
+/// A detector: parameters plus synchronous hooks.
+pub trait Detector: Send {
+    /// Stable name; it prefixes this detector's timer keys in state, so it never changes.
+    fn name(&self) -> &'static str;
+    /// Every store the detector reads or writes.
+    fn stores(&self) -> &'static [StoreName];
+    /// Rejects a semantically impossible event with a poison error; reads only.
+    fn validate(&self, event: &CanonicalEvent, ctx: &Ctx<'_>) -> Result<(), DetectError> {
+        let _ = (event, ctx);
+        Ok(())
+    }
+    /// Processes one (validated, first-time) event.
+    fn process(&mut self, event: &CanonicalEvent, ctx: &mut Ctx<'_>) -> Result<(), DetectError>;
+    /// Handles one of its timers that is due. The engine has already deleted it.
+    fn on_timer(&mut self, timer: &FiredTimer, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
+        let _ = (timer, ctx);
+        Ok(())
+    }
+}
+
+/// Everything a hook may touch.
+pub struct Ctx<'a> {
+    store: &'a mut dyn Store,
+    timers: &'a mut Timers,
+    out: &'a mut Outputs,
+    policy: &'a Policy,
+    times: Times,
+    owner: &'static str,
+}
+
+impl fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("times", &self.times).field("owner", &self.owner).finish()
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        store: &'a mut dyn Store,
+        timers: &'a mut Timers,
+        out: &'a mut Outputs,
+        policy: &'a Policy,
+        times: Times,
+        owner: &'static str,
+    ) -> Self {
+        Self { store, timers, out, policy, times, owner }
+    }
+
+    /// Event, stream and wall-clock time of this call.
+    pub fn times(&self) -> Times {
+        self.times
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        self.policy
+    }
+
+    /// The value at `key`, if any.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: Table<T>,
+        key: &[u8],
+    ) -> Result<Option<T>, DetectError> {
+        match self.store.get(table.name, key)? {
+            Some(bytes) => decode(table.name, key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put<T: Serialize>(
+        &mut self,
+        table: Table<T>,
+        key: &[u8],
+        value: &T,
+    ) -> Result<(), DetectError> {
+        let bytes = encode(table.name, key, value)?;
+        Ok(self.store.put(table.name, key, &bytes)?)
+    }
+
+    /// Removes `key`.
+    pub fn delete<T>(&mut self, table: Table<T>, key: &[u8]) -> Result<(), DetectError> {
+        Ok(self.store.delete(table.name, key)?)
+    }
+
+    /// Every entry whose key starts with `prefix`, ascending key order.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        table: Table<T>,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, T)>, DetectError> {
+        let mut out = Vec::new();
+        let mut failure = None;
+        self.store.scan_prefix(table.name, prefix, &mut |k, v| match decode(table.name, k, v) {
+            Ok(value) => {
+                out.push((k.to_vec(), value));
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        })?;
+        failure.map_or(Ok(out), Err)
+    }
+
+    /// Schedules a timer; scheduling the same (kind, due, key) twice keeps one.
+    pub fn schedule(&mut self, kind: TimerKind, due: i64, key: &[u8]) -> Result<(), DetectError> {
+        Ok(self.timers.schedule(self.store, kind, due, self.owner, key)?)
+    }
+
+    /// Cancels a timer scheduled with the same (kind, due, key); no error if it already fired.
+    pub fn cancel(&mut self, kind: TimerKind, due: i64, key: &[u8]) -> Result<(), DetectError> {
+        Ok(self.timers.cancel(self.store, kind, due, self.owner, key)?)
+    }
+
+    /// Emits an exception record version.
+    pub fn emit_exception(&mut self, record: ExceptionRecord) {
+        self.out.exceptions.push(record);
+    }
+
+    /// Emits an action command.
+    pub fn emit_action(&mut self, action: ActionCommand) {
+        self.out.actions.push(action);
+    }
+
+    /// Emits an audit record.
+    pub fn emit_audit(&mut self, record: AuditRecord) {
+        self.out.audit.push(record);
+    }
+}

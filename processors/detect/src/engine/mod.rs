@@ -1,0 +1,229 @@
+//! The engine: one per task (input partition), generic over detectors.
+//!
+//! For each event it: rejects impossible headers (poison); drops a duplicate event id without
+//! writing anything; computes the new stream time (highest event time seen by the task);
+//! lets every detector validate, then process, the event; records the event id and the stream
+//! time; and fires the stream-time timers that are now due. [`Engine::on_wall_clock`] fires
+//! wall-clock timers. Timers fire in (due time, owner, key) order and are deleted as they
+//! fire, so a timer fires once.
+//!
+//! The engine holds caches only (stream time, the earliest-due bound of each timer kind, the
+//! last dedupe bucket whose purge timer it scheduled). All state is in the store, so a new
+//! engine on a store restored from the changelog continues exactly where the old one stopped;
+//! the caches are (re)loaded on the first call.
+
+mod dedupe;
+pub(crate) mod timers;
+
+use std::fmt;
+use std::sync::Arc;
+
+use invex_model::CanonicalEvent;
+
+use crate::cycle_count::{self, CycleCount};
+use crate::detector::{Ctx, Detector, FiredTimer, TimerKind, Times};
+use crate::error::DetectError;
+use crate::key::decode_time;
+use crate::output::{Outcome, Outputs};
+use crate::policy::Policy;
+use crate::store::{Store, StoreName};
+
+use self::dedupe::{META, SEEN};
+use self::timers::{TIMERS, Timers};
+
+/// Owner name of the engine's own timers (dedupe purges).
+const ENGINE_OWNER: &str = "engine";
+
+/// Every store the engine and its detectors use.
+const ALL_STORES: [StoreName; 3 + cycle_count::STORES.len()] = [
+    META,
+    SEEN,
+    TIMERS,
+    cycle_count::STORES[0],
+    cycle_count::STORES[1],
+    cycle_count::STORES[2],
+    cycle_count::STORES[3],
+    cycle_count::STORES[4],
+    cycle_count::STORES[5],
+];
+
+/// Runs the detectors of one task over its events and timers.
+pub struct Engine {
+    policy: Arc<Policy>,
+    detectors: Vec<Box<dyn Detector>>,
+    timers: Timers,
+    stream_time: Option<i64>,
+    loaded: bool,
+    purge_scheduled: Option<i64>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.detectors.iter().map(|d| d.name()).collect();
+        f.debug_struct("Engine")
+            .field("policy_version", &self.policy.version())
+            .field("detectors", &names)
+            .field("stream_time", &self.stream_time)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine running every built-in detector under `policy`.
+    pub fn new(policy: Arc<Policy>) -> Self {
+        Self {
+            policy,
+            detectors: vec![Box::new(CycleCount)],
+            timers: Timers::default(),
+            stream_time: None,
+            loaded: false,
+            purge_scheduled: None,
+        }
+    }
+
+    /// Every store any detector or the engine uses.
+    pub fn store_names() -> &'static [StoreName] {
+        &ALL_STORES
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Highest event time seen by this task; `None` before the first call that read the store.
+    pub fn stream_time(&self) -> Option<i64> {
+        self.stream_time
+    }
+
+    /// Processes one canonical event. `wall_clock` = the driver's clock (UTC ms).
+    pub fn process(
+        &mut self,
+        event: &CanonicalEvent,
+        wall_clock: i64,
+        store: &mut dyn Store,
+        out: &mut Outputs,
+    ) -> Result<Outcome, DetectError> {
+        let before = out.counts();
+        self.load(store)?;
+        check_header(event)?;
+        let header = event.header();
+        if dedupe::is_seen(store, &header.event_id)? {
+            return Ok(Outcome { duplicate: true, ..Outcome::default() });
+        }
+        let previous = self.stream_time;
+        let stream_time = previous.map_or(header.event_time, |s| s.max(header.event_time));
+        let times = Times { event_time: header.event_time, stream_time, wall_clock };
+        for detector in &self.detectors {
+            let ctx = Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+            detector.validate(event, &ctx)?;
+        }
+        for detector in &mut self.detectors {
+            let mut ctx =
+                Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+            detector.process(event, &mut ctx)?;
+        }
+        self.remember(store, &header.event_id, stream_time)?;
+        let fired = self.fire(TimerKind::StreamTime, stream_time, wall_clock, store, out)?;
+        let late = previous.is_some_and(|s| header.event_time < s);
+        Ok(Outcome { late, timers_fired: fired, ..Outcome::default() }.with_emitted(before, out))
+    }
+
+    /// Fires wall-clock timers due at `wall_clock`; the runtime calls it periodically.
+    pub fn on_wall_clock(
+        &mut self,
+        wall_clock: i64,
+        store: &mut dyn Store,
+        out: &mut Outputs,
+    ) -> Result<Outcome, DetectError> {
+        let before = out.counts();
+        self.load(store)?;
+        let fired = self.fire(TimerKind::WallClock, wall_clock, wall_clock, store, out)?;
+        Ok(Outcome { timers_fired: fired, ..Outcome::default() }.with_emitted(before, out))
+    }
+
+    fn load(&mut self, store: &dyn Store) -> Result<(), DetectError> {
+        if !self.loaded {
+            self.stream_time = dedupe::load_stream_time(store)?;
+            self.loaded = true;
+        }
+        Ok(())
+    }
+
+    /// Records the event id and the new stream time.
+    fn remember(
+        &mut self,
+        store: &mut dyn Store,
+        event_id: &str,
+        stream_time: i64,
+    ) -> Result<(), DetectError> {
+        let bucket = dedupe::bucket_of(stream_time);
+        dedupe::mark(store, event_id, bucket)?;
+        if self.purge_scheduled != Some(bucket) {
+            let due = dedupe::purge_due(bucket);
+            let key = dedupe::purge_timer_key(bucket);
+            self.timers.schedule(store, TimerKind::StreamTime, due, ENGINE_OWNER, &key)?;
+            self.purge_scheduled = Some(bucket);
+        }
+        if self.stream_time != Some(stream_time) {
+            dedupe::save_stream_time(store, stream_time)?;
+            self.stream_time = Some(stream_time);
+        }
+        Ok(())
+    }
+
+    /// Fires every timer of `kind` due at `now`, in order; returns how many fired.
+    fn fire(
+        &mut self,
+        kind: TimerKind,
+        now: i64,
+        wall_clock: i64,
+        store: &mut dyn Store,
+        out: &mut Outputs,
+    ) -> Result<usize, DetectError> {
+        let mut fired = 0;
+        while let Some(due) = self.timers.pop_due(store, kind, now)? {
+            fired += 1;
+            if due.owner == ENGINE_OWNER {
+                purge_bucket(store, &due.timer)?;
+                continue;
+            }
+            let stream_time = self.stream_time.unwrap_or(due.timer.due);
+            let times = Times { event_time: due.timer.due, stream_time, wall_clock };
+            // Timers of a detector that is no longer built in are dropped with it.
+            if let Some(detector) = self.detectors.iter_mut().find(|d| d.name() == due.owner) {
+                let mut ctx =
+                    Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+                detector.on_timer(&due.timer, &mut ctx)?;
+            }
+        }
+        Ok(fired)
+    }
+}
+
+fn purge_bucket(store: &mut dyn Store, timer: &FiredTimer) -> Result<(), DetectError> {
+    if let Ok(raw) = <[u8; 8]>::try_from(timer.key.as_slice()) {
+        dedupe::purge(store, decode_time(raw))?;
+    }
+    Ok(())
+}
+
+/// Header checks common to every event: an event without id or key cannot be processed.
+fn check_header(event: &CanonicalEvent) -> Result<(), DetectError> {
+    let h = event.header();
+    let missing = [
+        ("event_id", h.event_id.as_str()),
+        ("tenant_id", h.tenant_id.as_str()),
+        ("site_id", h.site_id.as_str()),
+        ("sku", event.sku()),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.trim().is_empty());
+    match missing {
+        Some((field, _)) => Err(DetectError::invalid(event, format!("{field} is empty"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+use invex_model::{CountEvent, CountType, EpcisAction, EventHeader, SourceSystem};
+
+use super::*;
+use crate::store::MemStore;
+
+fn count(id: &str, time: i64, counted: i64) -> CanonicalEvent {
+    CanonicalEvent::Count(CountEvent {
+        header: EventHeader {
+            event_id: id.into(),
+            event_time: time,
+            event_tz_offset: "+00:00".into(),
+            record_time: time,
+            tenant_id: "t".into(),
+            site_id: "s".into(),
+            source_system: SourceSystem::Wms,
+            source_seq: 1,
+            operator_id: None,
+            device_id: None,
+            action: EpcisAction::Observe,
+            biz_step: "cycle_counting".into(),
+            disposition: None,
+            error_declaration: None,
+        },
+        count_doc_id: format!("doc-{id}"),
+        count_type: CountType::Abc,
+        count_seq: 1,
+        blind: true,
+        location_id: "L1".into(),
+        sku: "k".into(),
+        lot: None,
+        counted_qty: counted,
+        uom: "EA".into(),
+        wms_book_qty_at_freeze: None,
+        freeze_time: time,
+        counter_id: None,
+    })
+}
+
+struct Harness {
+    engine: Engine,
+    store: MemStore,
+    out: Outputs,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            engine: Engine::new(Arc::new(Policy::default_policy())),
+            store: MemStore::with_stores(Engine::store_names()),
+            out: Outputs::default(),
+        }
+    }
+
+    fn process(&mut self, event: &CanonicalEvent, wall: i64) -> Result<Outcome, DetectError> {
+        self.engine.process(event, wall, &mut self.store, &mut self.out)
+    }
+}
+
+#[test]
+fn detector_stores_are_declared() {
+    for store in CycleCount.stores() {
+        assert!(Engine::store_names().contains(store), "{store} is not declared");
+    }
+    let mut names: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Engine::store_names().len(), "store names are unique");
+}
+
+#[test]
+fn duplicates_change_nothing() {
+    let mut h = Harness::new();
+    let first = h.process(&count("c1", 1_000, 5), 0).unwrap();
+    assert!(!first.duplicate);
+    let writes = h.store.changelog().len();
+    let again = h.process(&count("c1", 1_000, 5), 0).unwrap();
+    assert_eq!(again, Outcome { duplicate: true, ..Outcome::default() });
+    assert_eq!(h.store.changelog().len(), writes, "a duplicate writes nothing");
+}
+
+#[test]
+fn stream_time_is_the_highest_event_time_and_survives_restarts() {
+    let mut h = Harness::new();
+    h.process(&count("c1", 5_000, 0), 0).unwrap();
+    let late = h.process(&count("c2", 4_000, 0), 0).unwrap();
+    assert!(late.late);
+    assert_eq!(h.engine.stream_time(), Some(5_000));
+    let mut fresh = Engine::new(Arc::new(Policy::default_policy()));
+    assert_eq!(fresh.stream_time(), None);
+    fresh.on_wall_clock(0, &mut h.store, &mut h.out).unwrap();
+    assert_eq!(fresh.stream_time(), Some(5_000));
+}
+
+#[test]
+fn poison_is_refused_before_any_write() {
+    let mut h = Harness::new();
+    let err = h.process(&count("bad", 1_000, -1), 0).unwrap_err();
+    assert!(err.is_poison(), "{err}");
+    let mut no_id = count("", 1_000, 1);
+    assert!(h.process(&no_id, 0).unwrap_err().is_poison());
+    if let CanonicalEvent::Count(c) = &mut no_id {
+        c.header.event_id = "ok".into();
+        c.count_seq = 0;
+    }
+    assert!(h.process(&no_id, 0).unwrap_err().is_poison());
+    assert!(h.store.changelog().is_empty());
+}
+
+#[test]
+fn stream_timers_fire_on_later_events_and_wall_timers_on_the_clock() {
+    let mut h = Harness::new();
+    h.process(&count("c1", 10_000, 5), 100).unwrap();
+    assert_eq!(h.store.entries(TIMERS).len(), 3, "purge, stream and wall timers");
+    let quiet = h.engine.on_wall_clock(2_099, &mut h.store, &mut h.out).unwrap();
+    assert_eq!(quiet.timers_fired, 0);
+    let fired = h.engine.on_wall_clock(2_100, &mut h.store, &mut h.out).unwrap();
+    assert_eq!(fired.timers_fired, 1);
+    assert_eq!(fired.exceptions, 1, "counted 5 against an empty book");
+    assert_eq!(h.store.entries(TIMERS).len(), 1, "the stream timer was cancelled");
+}
+
+#[test]
+fn dedupe_buckets_are_purged_after_the_ttl() {
+    let mut h = Harness::new();
+    h.process(&count("c1", 0, 0), 0).unwrap();
+    let later = dedupe::purge_due(0);
+    h.process(&count("c2", later, 0), 0).unwrap();
+    assert!(!dedupe::is_seen(&h.store, "c1").unwrap(), "c1 was purged");
+    assert!(dedupe::is_seen(&h.store, "c2").unwrap());
+}

@@ -1,0 +1,164 @@
+//! Persistent timers.
+//!
+//! Timers live in the `engine.timers` store so they survive restarts and fire on quiet keys.
+//! Key layout (see the key module for the component encoding):
+//!
+//! ```text
+//! [kind: 1 byte, 0 = stream time, 1 = wall clock] [due: 8 bytes, order-preserving i64]
+//! [owner: string component, the detector's name] [detector key: raw bytes]
+//! ```
+//!
+//! The value is empty. Because the kind and due time lead the key, a prefix scan on the kind
+//! yields timers in (due, owner, key) order, which is the firing order: deterministic, and the
+//! first entry is always the earliest. Scheduling the same timer twice writes the same key, so
+//! it stays one timer.
+//!
+//! An in-memory lower bound of the earliest due time per kind avoids a scan per record when
+//! nothing is due. It is only ever a lower bound (a cancel may leave it too low, which costs one
+//! scan that corrects it) and starts unknown, so a fresh engine on a restored store is exact.
+
+use std::ops::ControlFlow;
+
+use crate::detector::{FiredTimer, TimerKind};
+use crate::error::DetectError;
+use crate::key::{Key, KeyReader, hex};
+use crate::store::{Store, StoreError, StoreName};
+
+/// The timer store.
+pub(crate) const TIMERS: StoreName = StoreName("engine.timers");
+
+/// A due timer taken out of the store, with the detector that owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DueTimer {
+    /// Name of the owning detector (or the engine).
+    pub(crate) owner: String,
+    /// What the owner sees.
+    pub(crate) timer: FiredTimer,
+}
+
+/// Lower bound of the earliest due time per kind: `None` unknown, `Some(None)` no timers.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    earliest: [Option<Option<i64>>; 2],
+}
+
+fn store_key(kind: TimerKind, due: i64, owner: &str, key: &[u8]) -> Vec<u8> {
+    Key::new().byte(kind.tag()).time(due).str(owner).raw(key).into_bytes()
+}
+
+impl Timers {
+    /// Persists a timer.
+    pub(crate) fn schedule(
+        &mut self,
+        store: &mut dyn Store,
+        kind: TimerKind,
+        due: i64,
+        owner: &str,
+        key: &[u8],
+    ) -> Result<(), StoreError> {
+        store.put(TIMERS, &store_key(kind, due, owner, key), &[])?;
+        let slot = &mut self.earliest[kind.index()];
+        if let Some(known) = slot {
+            *slot = Some(Some(known.map_or(due, |t| t.min(due))));
+        }
+        Ok(())
+    }
+
+    /// Deletes a timer; the cached bound stays a valid lower bound.
+    pub(crate) fn cancel(
+        &mut self,
+        store: &mut dyn Store,
+        kind: TimerKind,
+        due: i64,
+        owner: &str,
+        key: &[u8],
+    ) -> Result<(), StoreError> {
+        store.delete(TIMERS, &store_key(kind, due, owner, key))
+    }
+
+    /// Takes the earliest timer of `kind` due at `now` out of the store, if any.
+    pub(crate) fn pop_due(
+        &mut self,
+        store: &mut dyn Store,
+        kind: TimerKind,
+        now: i64,
+    ) -> Result<Option<DueTimer>, DetectError> {
+        match self.earliest[kind.index()] {
+            Some(None) => return Ok(None),
+            Some(Some(t)) if t > now => return Ok(None),
+            _ => {}
+        }
+        let mut first = None;
+        store.scan_prefix(TIMERS, &[kind.tag()], &mut |k, _| {
+            first = Some(k.to_vec());
+            ControlFlow::Break(())
+        })?;
+        let Some(raw) = first else {
+            self.earliest[kind.index()] = Some(None);
+            return Ok(None);
+        };
+        let (due, owner, key) = parse(&raw)?;
+        self.earliest[kind.index()] = Some(Some(due));
+        if due > now {
+            return Ok(None);
+        }
+        store.delete(TIMERS, &raw)?;
+        Ok(Some(DueTimer { owner, timer: FiredTimer { kind, due, key } }))
+    }
+}
+
+fn parse(raw: &[u8]) -> Result<(i64, String, Vec<u8>), DetectError> {
+    let mut reader = KeyReader::new(raw);
+    let parsed = reader.byte().and_then(|_| {
+        let due = reader.time()?;
+        let owner = reader.str()?;
+        Some((due, owner, reader.rest().to_vec()))
+    });
+    parsed.ok_or_else(|| DetectError::State {
+        store: TIMERS.as_str(),
+        key: hex(raw),
+        action: "decoded",
+        reason: "malformed timer key".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    fn drain(timers: &mut Timers, store: &mut MemStore, kind: TimerKind, now: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Some(t) = timers.pop_due(store, kind, now).unwrap() {
+            out.push(t.timer.due);
+        }
+        out
+    }
+
+    #[test]
+    fn fire_in_due_order_and_only_when_due() {
+        let mut store = MemStore::new();
+        let mut timers = Timers::default();
+        for due in [30, -5, 10] {
+            timers.schedule(&mut store, TimerKind::StreamTime, due, "cc", b"k").unwrap();
+        }
+        timers.schedule(&mut store, TimerKind::WallClock, 0, "cc", b"w").unwrap();
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 10), vec![-5, 10]);
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 29), Vec::<i64>::new());
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 30), vec![30]);
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::WallClock, 0), vec![0]);
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_fire_and_fresh_caches_rescan() {
+        let mut store = MemStore::new();
+        let mut timers = Timers::default();
+        timers.schedule(&mut store, TimerKind::StreamTime, 5, "cc", b"a").unwrap();
+        timers.schedule(&mut store, TimerKind::StreamTime, 6, "cc", b"b").unwrap();
+        timers.cancel(&mut store, TimerKind::StreamTime, 5, "cc", b"a").unwrap();
+        let mut fresh = Timers::default();
+        let fired = fresh.pop_due(&mut store, TimerKind::StreamTime, 10).unwrap().unwrap();
+        assert_eq!((fired.owner.as_str(), fired.timer.key.as_slice()), ("cc", &b"b"[..]));
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 10), Vec::<i64>::new());
+    }
+}

@@ -1,0 +1,404 @@
+//! Property tests over random event sequences of one item at one site (two locations):
+//! book snapshots, picks, task moves, counts and recounts, human decisions, wall-clock
+//! advances, redeliveries and out-of-order event times.
+//!
+//! - a crash, restore from the changelog and continue, at any point, changes no output byte;
+//! - delivering every event twice changes no output byte;
+//! - no STOCK_ADJUSTMENT without an APPROVE decision, and every STOCK_ADJUSTMENT names (in
+//!   `approval_ref`) an APPROVE decision that answered that exception's approval request.
+
+use std::collections::BTreeMap;
+
+use invex_detect::testkit::TestDriver;
+use invex_detect::{Outputs, Policy};
+use invex_model::{
+    ActionType, ApprovalDecision, ApprovalVerdict, BookSnapshot, CanonicalEvent, CountEvent,
+    CountType, EpcisAction, EventHeader, PickEvent, SourceSystem, StockType, TaskEvent, TaskStatus,
+    TaskType,
+};
+use proptest::prelude::*;
+
+const LOCATIONS: [&str; 2] = ["L1", "L2"];
+const START: i64 = 1_736_150_400_000;
+
+/// Which exception a decision names.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Latest,
+    Unknown,
+}
+
+/// Which approval request a decision answers.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Outstanding,
+    Wrong,
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Book { loc: usize, qty: i64 },
+    Pick { loc: usize, qty: i64 },
+    Move { from: usize, qty: i64 },
+    Count { loc: usize, counted: i64, seq: i32, wms: Option<i64> },
+    Decide { verdict: ApprovalVerdict, target: Target, request: Request },
+    Wall { ms: i64 },
+    Redeliver { back: usize },
+}
+
+/// An op with the event-time step before it (seconds, may be negative: out of order).
+type Step = (i64, Op);
+
+fn verdicts(with_approve: bool) -> BoxedStrategy<ApprovalVerdict> {
+    let others = prop_oneof![
+        Just(ApprovalVerdict::Reject),
+        Just(ApprovalVerdict::RequestRecount),
+        Just(ApprovalVerdict::Acknowledge),
+        Just(ApprovalVerdict::Hold),
+    ];
+    if with_approve {
+        prop_oneof![2 => Just(ApprovalVerdict::Approve), 3 => others].boxed()
+    } else {
+        others.boxed()
+    }
+}
+
+fn op(with_approve: bool) -> impl Strategy<Value = Op> {
+    let target = prop_oneof![9 => Just(Target::Latest), 1 => Just(Target::Unknown)];
+    let request = prop_oneof![
+        8 => Just(Request::Outstanding),
+        1 => Just(Request::Wrong),
+        1 => Just(Request::Missing)
+    ];
+    prop_oneof![
+        2 => (0..2usize, 50..150i64).prop_map(|(loc, qty)| Op::Book { loc, qty }),
+        3 => (0..2usize, 0..15i64).prop_map(|(loc, qty)| Op::Pick { loc, qty }),
+        1 => (0..2usize, 0..15i64).prop_map(|(from, qty)| Op::Move { from, qty }),
+        5 => (0..2usize, 40..160i64, 1..=3i32, proptest::option::of(40..160i64))
+            .prop_map(|(loc, counted, seq, wms)| Op::Count { loc, counted, seq, wms }),
+        3 => (verdicts(with_approve), target, request)
+            .prop_map(|(verdict, target, request)| Op::Decide { verdict, target, request }),
+        2 => (0..4_000i64).prop_map(|ms| Op::Wall { ms }),
+        1 => (1..6usize).prop_map(|back| Op::Redeliver { back }),
+    ]
+}
+
+fn steps(with_approve: bool) -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec((-20..600i64, op(with_approve)), 1..45)
+}
+
+fn header(id: &str, time: i64, system: SourceSystem) -> EventHeader {
+    EventHeader {
+        event_id: id.to_owned(),
+        event_time: time,
+        event_tz_offset: "+00:00".to_owned(),
+        record_time: time,
+        tenant_id: "t1".to_owned(),
+        site_id: "DC1".to_owned(),
+        source_system: system,
+        source_seq: 0,
+        operator_id: None,
+        device_id: None,
+        action: EpcisAction::Observe,
+        biz_step: String::new(),
+        disposition: None,
+        error_declaration: None,
+    }
+}
+
+/// Runs the steps; returns every output (in order, serialized) and the decisions piped.
+struct Run {
+    driver: TestDriver,
+    log: Outputs,
+    lines: Vec<String>,
+    delivered: Vec<CanonicalEvent>,
+    decisions: Vec<ApprovalDecision>,
+    time: i64,
+}
+
+impl Run {
+    fn new() -> Self {
+        let mut driver = TestDriver::new(Policy::default_policy());
+        driver.set_wall_clock(START);
+        Self {
+            driver,
+            log: Outputs::default(),
+            lines: Vec::new(),
+            delivered: Vec::new(),
+            decisions: Vec::new(),
+            time: START,
+        }
+    }
+
+    fn collect(&mut self) {
+        let out = self.driver.read_outputs();
+        for e in &out.exceptions {
+            self.lines.push(format!("exception {}", serde_json::to_string(e).unwrap()));
+        }
+        for a in &out.actions {
+            self.lines.push(format!("action {}", serde_json::to_string(a).unwrap()));
+        }
+        for a in &out.audit {
+            self.lines.push(format!("audit {}", serde_json::to_string(a).unwrap()));
+        }
+        self.log.exceptions.extend(out.exceptions);
+        self.log.actions.extend(out.actions);
+        self.log.audit.extend(out.audit);
+    }
+
+    fn pipe(&mut self, event: CanonicalEvent, twice: bool) {
+        self.driver.pipe(event.clone()).unwrap();
+        self.collect();
+        if twice {
+            let outcome = self.driver.pipe(event.clone()).unwrap();
+            assert!(outcome.duplicate);
+            self.collect();
+        }
+        self.delivered.push(event);
+    }
+
+    fn step(&mut self, index: usize, (dt, op): &Step, twice: bool) {
+        self.time += dt * 1_000;
+        let id = format!("e{index}");
+        let t = self.time;
+        let event = match op {
+            Op::Wall { ms } => {
+                self.driver.advance_wall_clock(*ms).unwrap();
+                return self.collect();
+            }
+            Op::Redeliver { back } => {
+                let Some(event) = self.delivered.iter().rev().nth(back - 1).cloned() else {
+                    return;
+                };
+                assert!(self.driver.pipe(event).unwrap().duplicate);
+                return self.collect();
+            }
+            Op::Book { loc, qty } => book(&id, t, LOCATIONS[*loc], *qty),
+            Op::Pick { loc, qty } => pick(&id, t, LOCATIONS[*loc], *qty),
+            Op::Move { from, qty } => {
+                move_task(&id, t, LOCATIONS[*from], LOCATIONS[1 - from], *qty)
+            }
+            Op::Count { loc, counted, seq, wms } => {
+                count(&id, t, LOCATIONS[*loc], *counted, *seq, *wms)
+            }
+            Op::Decide { verdict, target, request } => {
+                let decision = self.decision(&id, t, *verdict, *target, *request);
+                self.decisions.push(decision.clone());
+                CanonicalEvent::Approval(decision)
+            }
+        };
+        self.pipe(event, twice);
+    }
+
+    fn decision(
+        &self,
+        id: &str,
+        t: i64,
+        verdict: ApprovalVerdict,
+        target: Target,
+        request: Request,
+    ) -> ApprovalDecision {
+        let exception_id = match (target, self.log.exceptions.last()) {
+            (Target::Latest, Some(e)) => e.exception_id.0.clone(),
+            _ => "exc-unknown".to_owned(),
+        };
+        let outstanding = self
+            .log
+            .actions
+            .iter()
+            .rev()
+            .find(|a| {
+                a.action_type == ActionType::ApprovalRequest && a.exception_id.0 == exception_id
+            })
+            .map(|a| a.action_id.0.clone());
+        let approval_request_id = match request {
+            Request::Outstanding => outstanding,
+            Request::Wrong => Some("act-wrong".to_owned()),
+            Request::Missing => None,
+        };
+        ApprovalDecision {
+            header: header(id, t, SourceSystem::Human),
+            exception_id,
+            approval_request_id,
+            verdict,
+            actor: "approver".to_owned(),
+            actor_role: None,
+            comment: None,
+            reason_code: None,
+            sku: "SKU-1".to_owned(),
+        }
+    }
+}
+
+fn book(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
+    CanonicalEvent::Book(BookSnapshot {
+        header: header(id, t, SourceSystem::Erp),
+        snapshot_id: format!("snap-{id}"),
+        location_id: loc.to_owned(),
+        sku: "SKU-1".to_owned(),
+        lot: None,
+        stock_type: StockType::Unrestricted,
+        quantity: qty,
+        uom: "EA".to_owned(),
+        unit_cost: 4.0,
+        currency: "EUR".to_owned(),
+    })
+}
+
+fn pick(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
+    CanonicalEvent::Pick(PickEvent {
+        header: header(id, t, SourceSystem::Wms),
+        pick_task_id: format!("pick-{id}"),
+        order_id: format!("ord-{id}"),
+        order_line: 1,
+        allocation_id: None,
+        location_id: loc.to_owned(),
+        sku: "SKU-1".to_owned(),
+        lot: None,
+        serials: Vec::new(),
+        qty_requested: qty,
+        qty_picked: qty,
+        uom: "EA".to_owned(),
+        short_reason: None,
+        confirm_method: "SCAN".to_owned(),
+    })
+}
+
+fn move_task(id: &str, t: i64, from: &str, to: &str, qty: i64) -> CanonicalEvent {
+    CanonicalEvent::Task(TaskEvent {
+        header: header(id, t, SourceSystem::Wms),
+        task_id: format!("task-{id}"),
+        task_type: TaskType::Move,
+        status: TaskStatus::Confirmed,
+        sku: "SKU-1".to_owned(),
+        lot: None,
+        quantity: qty,
+        uom: "EA".to_owned(),
+        from_location_id: from.to_owned(),
+        suggested_location_id: Some(to.to_owned()),
+        actual_location_id: None,
+        override_reason: None,
+        lpn: None,
+    })
+}
+
+fn count(id: &str, t: i64, loc: &str, counted: i64, seq: i32, wms: Option<i64>) -> CanonicalEvent {
+    CanonicalEvent::Count(CountEvent {
+        header: header(id, t, SourceSystem::Wms),
+        count_doc_id: format!("doc-{id}"),
+        count_type: if seq == 1 { CountType::Abc } else { CountType::Demand },
+        count_seq: seq,
+        blind: true,
+        location_id: loc.to_owned(),
+        sku: "SKU-1".to_owned(),
+        lot: None,
+        counted_qty: counted,
+        uom: "EA".to_owned(),
+        wms_book_qty_at_freeze: wms,
+        freeze_time: t - 60_000,
+        counter_id: None,
+    })
+}
+
+/// Runs `steps`, restoring from the changelog before step `restore_at` (`steps.len()`: after
+/// the last step, before the final wall-clock advance).
+fn run(steps: &[Step], restore_at: Option<usize>, twice: bool) -> Run {
+    let mut run = Run::new();
+    for (i, step) in steps.iter().enumerate() {
+        if restore_at == Some(i) {
+            run.driver = run.driver.restore_from_changelog();
+        }
+        run.step(i, step, twice);
+    }
+    if restore_at == Some(steps.len()) {
+        run.driver = run.driver.restore_from_changelog();
+    }
+    // Let every pending count be evaluated.
+    run.driver.advance_wall_clock(60_000).unwrap();
+    run.collect();
+    run
+}
+
+/// Checks the approval invariant; returns how many adjustments were checked.
+fn check_adjustments(run: &Run) -> Result<usize, TestCaseError> {
+    let approves: BTreeMap<&str, &ApprovalDecision> = run
+        .decisions
+        .iter()
+        .filter(|d| d.verdict == ApprovalVerdict::Approve)
+        .map(|d| (d.header.event_id.as_str(), d))
+        .collect();
+    let adjustments: Vec<_> =
+        run.log.actions.iter().filter(|a| a.action_type == ActionType::StockAdjustment).collect();
+    for adjustment in &adjustments {
+        let reference = adjustment.approval_ref.as_deref();
+        let decision = reference.and_then(|r| approves.get(r));
+        prop_assert!(decision.is_some(), "adjustment without APPROVE: {adjustment:?}");
+        let Some(decision) = decision else { continue };
+        prop_assert_eq!(&decision.exception_id, &adjustment.exception_id.0);
+        let answered = run.log.actions.iter().any(|a| {
+            a.action_type == ActionType::ApprovalRequest
+                && Some(&a.action_id.0) == decision.approval_request_id.as_ref()
+                && a.exception_id == adjustment.exception_id
+        });
+        prop_assert!(answered, "the APPROVE did not answer a request of that exception");
+    }
+    let mut per_exception = BTreeMap::new();
+    for a in &adjustments {
+        *per_exception.entry(&a.exception_id).or_insert(0) += 1;
+    }
+    prop_assert!(per_exception.values().all(|&n| n == 1), "one adjustment per exception");
+    Ok(adjustments.len())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn restoring_at_any_point_changes_no_output(
+        steps in steps(true),
+        point in any::<prop::sample::Index>(),
+    ) {
+        let straight = run(&steps, None, false);
+        let restore_at = point.index(steps.len() + 1);
+        let restored = run(&steps, Some(restore_at), false);
+        prop_assert_eq!(&straight.lines, &restored.lines, "restore before step {}", restore_at);
+    }
+
+    #[test]
+    fn delivering_every_event_twice_changes_no_output(steps in steps(true)) {
+        let once = run(&steps, None, false);
+        let twice = run(&steps, None, true);
+        prop_assert_eq!(&once.lines, &twice.lines);
+    }
+
+    #[test]
+    fn no_stock_adjustment_without_an_approve_decision(steps in steps(false)) {
+        let run = run(&steps, None, false);
+        prop_assert_eq!(check_adjustments(&run)?, 0);
+    }
+
+    #[test]
+    fn every_stock_adjustment_follows_an_approve_of_its_request(steps in steps(true)) {
+        let run = run(&steps, None, false);
+        check_adjustments(&run)?;
+    }
+}
+
+#[test]
+fn the_generated_shape_reaches_an_adjustment() {
+    let approve = Op::Decide {
+        verdict: ApprovalVerdict::Approve,
+        target: Target::Latest,
+        request: Request::Outstanding,
+    };
+    let steps = vec![
+        (0, Op::Book { loc: 0, qty: 100 }),
+        (60, Op::Count { loc: 0, counted: 70, seq: 1, wms: None }),
+        (60, Op::Count { loc: 0, counted: 70, seq: 2, wms: None }),
+        (60, Op::Pick { loc: 1, qty: 1 }),
+        (60, approve),
+    ];
+    let run = run(&steps, None, false);
+    assert_eq!(check_adjustments(&run).unwrap(), 1);
+}

@@ -1,0 +1,255 @@
+//! The detect processor's main loop: one thread, one group consumer, one producer.
+//!
+//! The loop polls one record at a time, processes it into the open batch, fires wall-clock
+//! timers once per tick, and commits the batch every commit interval (100 ms by default under
+//! exactly-once) or when it reaches its record limit. Rebalance callbacks run inside `poll` on
+//! this same thread (see [`crate::rebalance`]). Restores run on this thread before a task's
+//! first record. Shutdown (the flag in [`ProcessorHandle`]) commits the open batch, flushes
+//! every store and leaves the group.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use invex_detect::{Engine, Policy};
+use invex_state::SharedResources;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::admin::{detect_topics, verify};
+use crate::codec::Codec;
+use crate::config::{Guarantee, RuntimeConfig};
+use crate::core::{Clock, Core, CoreParts, GroupConsumer, system_clock};
+use crate::delivery::DeliveryTracker;
+use crate::error::RuntimeError;
+use crate::metrics::Metrics;
+use crate::rebalance::GroupContext;
+use crate::restore::Restorer;
+use crate::schema::resolver_for;
+use crate::sink::Sink;
+use crate::topics::Topics;
+
+/// What other threads may see of a running processor.
+#[derive(Clone)]
+pub struct ProcessorHandle {
+    shutdown: Arc<AtomicBool>,
+    ready: Arc<AtomicBool>,
+    /// The processor's metrics.
+    pub metrics: Metrics,
+}
+
+impl ProcessorHandle {
+    /// Asks the loop to commit, close and return.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+    }
+
+    /// True when every assigned task has restored and processes.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// A configured detect processor, not yet connected.
+pub struct Processor {
+    cfg: Arc<RuntimeConfig>,
+    policy: Arc<Policy>,
+    clock: Clock,
+    handle: ProcessorHandle,
+}
+
+/// librdkafka settings every client of an instance shares.
+pub fn base_client_config(cfg: &RuntimeConfig) -> ClientConfig {
+    let mut base = ClientConfig::new();
+    base.set("bootstrap.servers", &cfg.bootstrap_servers);
+    for (k, v) in &cfg.kafka_properties {
+        base.set(k, v);
+    }
+    base
+}
+
+/// Transactional id of an instance: stable across restarts on the same state directory, so
+/// a restarted instance fences its predecessor and aborts its open transaction at once.
+fn transactional_id(cfg: &RuntimeConfig) -> String {
+    let dir = std::fs::canonicalize(&cfg.state_dir).unwrap_or_else(|_| cfg.state_dir.clone());
+    let instance = cfg.instance_id.clone().unwrap_or_else(|| short_hash(&dir));
+    format!("{}-{}", cfg.application_id, instance)
+}
+
+fn short_hash(path: &Path) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in path.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+impl Processor {
+    /// A processor for `cfg` running `policy`.
+    pub fn new(cfg: RuntimeConfig, policy: Policy) -> Result<Self, RuntimeError> {
+        let metrics = Metrics::new().map_err(|e| RuntimeError::Setup(format!("metrics: {e}")))?;
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            policy: Arc::new(policy),
+            clock: system_clock(),
+            handle: ProcessorHandle {
+                shutdown: Arc::new(AtomicBool::new(false)),
+                ready: Arc::new(AtomicBool::new(false)),
+                metrics,
+            },
+        })
+    }
+
+    /// Replaces the wall clock (tests pin it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> ProcessorHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until shutdown is requested or a fatal error occurs.
+    pub fn run(self) -> Result<(), RuntimeError> {
+        let cfg = Arc::clone(&self.cfg);
+        let base = base_client_config(&cfg);
+        let topics = Topics::new(&cfg.topic_prefix, &cfg.application_id);
+        let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+        let partitions = verify(&base, &detect_topics(&topics, &stores, 1, 1))?;
+        tracing::info!(partitions, application = %cfg.application_id, "topics verified");
+        let producer = self.producer(&base)?;
+        let resolver = resolver_for(&cfg.schema).map_err(|e| RuntimeError::Setup(e.to_string()))?;
+        let codec = Codec::new(resolver, &topics)?;
+        let metrics = self.handle.metrics.clone();
+        let sink =
+            Sink::new(producer, codec, &topics, &stores, &cfg.application_id, metrics.clone());
+        let core = Core::new(CoreParts {
+            cfg: Arc::clone(&cfg),
+            topics: topics.clone(),
+            policy: Arc::clone(&self.policy),
+            sink,
+            restorer: Restorer::new(&base)?,
+            shared: SharedResources::new(cfg.memory_budget_bytes)?,
+            metrics,
+            clock: Arc::clone(&self.clock),
+        });
+        let core = Arc::new(Mutex::new(core));
+        let inputs = topics.inputs().to_vec();
+        let driver = inputs[0].1.clone();
+        let context =
+            GroupContext { core: Arc::clone(&core), driver, inputs, consumer: OnceLock::new() };
+        let consumer = self.consumer(&base, context)?;
+        let result = self.poll_loop(&consumer, &core);
+        let closed = lock(&core).and_then(|mut c| c.close(&consumer));
+        consumer.unsubscribe();
+        result.and(closed)
+    }
+
+    fn producer(&self, base: &ClientConfig) -> Result<BaseProducer<DeliveryTracker>, RuntimeError> {
+        let mut config = base.clone();
+        config.set("linger.ms", "5").set("compression.type", "none");
+        if self.cfg.guarantee == Guarantee::ExactlyOnce {
+            config.set("transactional.id", transactional_id(&self.cfg));
+        } else {
+            config.set("enable.idempotence", "true");
+        }
+        let producer: BaseProducer<DeliveryTracker> = config
+            .create_with_context(DeliveryTracker::default())
+            .map_err(|e| RuntimeError::kafka("creating the producer", e))?;
+        if self.cfg.guarantee == Guarantee::ExactlyOnce {
+            producer
+                .init_transactions(Duration::from_secs(60))
+                .map_err(|e| RuntimeError::kafka("initialising transactions", e))?;
+        }
+        Ok(producer)
+    }
+
+    fn consumer(
+        &self,
+        base: &ClientConfig,
+        context: GroupContext,
+    ) -> Result<Arc<GroupConsumer>, RuntimeError> {
+        let mut config = base.clone();
+        config
+            .set("group.id", &self.cfg.application_id)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("enable.partition.eof", "true")
+            // End-of-partition events release a task's buffered records (see `ordering`): a
+            // short long-poll makes them arrive promptly once a partition is drained.
+            .set("fetch.wait.max.ms", "50")
+            .set(
+                "isolation.level",
+                match self.cfg.guarantee {
+                    Guarantee::ExactlyOnce => "read_committed",
+                    Guarantee::AtLeastOnce => "read_uncommitted",
+                },
+            );
+        if let Some(id) = &self.cfg.instance_id {
+            config.set("group.instance.id", id);
+        }
+        let driver = context.driver.clone();
+        let consumer: Arc<GroupConsumer> = Arc::new(
+            config
+                .create_with_context(context)
+                .map_err(|e| RuntimeError::kafka("creating the consumer", e))?,
+        );
+        let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
+        consumer
+            .subscribe(&[&driver])
+            .map_err(|e| RuntimeError::kafka(format!("subscribing to {driver}"), e))?;
+        Ok(consumer)
+    }
+
+    fn poll_loop(&self, consumer: &GroupConsumer, core: &Mutex<Core>) -> Result<(), RuntimeError> {
+        let mut last_tick = Instant::now();
+        let mut idle = false;
+        while !self.handle.shutdown.load(Ordering::SeqCst) {
+            // Serves rebalance callbacks and client events; records arrive on the tasks' own
+            // partition queues, so the main queue only yields errors.
+            let wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
+            match consumer.poll(wait) {
+                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
+                    return Err(RuntimeError::kafka("consuming", e));
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
+                Some(Ok(m)) => tracing::warn!(
+                    topic = m.topic(),
+                    partition = m.partition(),
+                    "record on the main queue ignored"
+                ),
+            }
+            let mut core = lock(core)?;
+            if let Some(e) = core.fatal.take() {
+                return Err(e);
+            }
+            core.restore_pending()?;
+            self.handle.ready.store(core.ready(), Ordering::SeqCst);
+            let read = core.fill(consumer)?;
+            let processed = core.process_ready()?;
+            idle = read == 0 && processed == 0;
+            if last_tick.elapsed() >= self.cfg.wall_clock_tick {
+                last_tick = Instant::now();
+                core.tick()?;
+            }
+            if core.batch_due() {
+                core.commit(consumer)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lock(core: &Mutex<Core>) -> Result<MutexGuard<'_, Core>, RuntimeError> {
+    core.lock()
+        .map_err(|_| RuntimeError::Setup("processor core lock poisoned by an earlier panic".into()))
+}

@@ -1,0 +1,153 @@
+//! Group membership: how tasks are assigned, and what happens when they move.
+//!
+//! The consumer group subscribes to ONE driver topic (the first canonical topic); the group's
+//! assignor (cooperative-sticky by default) distributes its partitions. Each assigned driver
+//! partition `p` is a task, and this context extends the assignment to partition `p` of every
+//! other canonical topic. That is how co-partitioning is guaranteed without a custom assignor:
+//! librdkafka's built-in assignors place partitions of different topics independently, so
+//! subscribing to all topics could split one task across two instances. Offsets of every
+//! topic are still committed through the group (the coordinator does not check ownership).
+//!
+//! Revocation commits the open batch and closes the revoked tasks before the partitions are
+//! released; a lost assignment (session timeout) aborts instead, since the group already gave
+//! the partitions away.
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaResult;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::RDKafkaRespErr;
+
+use invex_model::CanonicalTopic;
+
+use crate::core::Core;
+use crate::error::RuntimeError;
+use crate::task::InputQueue;
+
+/// Consumer context of the group consumer.
+pub(crate) struct GroupContext {
+    pub(crate) core: Arc<Mutex<Core>>,
+    pub(crate) driver: String,
+    pub(crate) inputs: Vec<(CanonicalTopic, String)>,
+    /// The consumer itself, to split per-partition queues; set right after it is created.
+    pub(crate) consumer: OnceLock<Weak<BaseConsumer<GroupContext>>>,
+}
+
+impl GroupContext {
+    fn expand(&self, partitions: &[i32]) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            for (_, topic) in &self.inputs {
+                tpl.add_partition(topic, *p);
+            }
+        }
+        tpl
+    }
+
+    fn driver_partitions(&self, tpl: &TopicPartitionList) -> Vec<i32> {
+        tpl.elements_for_topic(&self.driver).iter().map(|e| e.partition()).collect()
+    }
+
+    fn fail(&self, error: RuntimeError) {
+        tracing::error!(%error, "rebalance failed");
+        if let Ok(mut core) = self.core.lock() {
+            core.fatal.get_or_insert(error);
+        }
+    }
+
+    /// Splits one queue per input partition of a task off the consumer's main queue, before
+    /// the partitions are assigned so no record of theirs lands on the main queue.
+    fn split(&self, partition: i32) -> Result<Vec<InputQueue>, RuntimeError> {
+        let consumer = self
+            .consumer
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| RuntimeError::Setup("consumer gone during a rebalance".into()))?;
+        self.inputs
+            .iter()
+            .map(|(topic, name)| {
+                let queue = consumer.split_partition_queue(name, partition).ok_or_else(|| {
+                    RuntimeError::Setup(format!("cannot split the queue of {name}/{partition}"))
+                })?;
+                Ok(InputQueue { topic: *topic, queue, paused: false })
+            })
+            .collect()
+    }
+
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, partitions: &[i32]) -> KafkaResult<()> {
+        let mut queues = Vec::with_capacity(partitions.len());
+        for p in partitions {
+            match self.split(*p) {
+                Ok(q) => queues.push((*p, q)),
+                Err(e) => self.fail(e),
+            }
+        }
+        let tpl = self.expand(partitions);
+        match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(&tpl)?,
+            _ => consumer.assign(&tpl)?,
+        }
+        if let Ok(mut core) = self.core.lock() {
+            for (p, q) in queues {
+                core.assigned(p, q);
+            }
+        }
+        tracing::info!(?partitions, "tasks assigned");
+        Ok(())
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, partitions: &[i32]) -> KafkaResult<()> {
+        let lost = consumer.assignment_lost();
+        let result = match self.core.lock() {
+            Ok(mut core) => core.revoke(consumer, partitions, lost),
+            Err(_) => Err(RuntimeError::Setup("core lock poisoned".into())),
+        };
+        if let Err(e) = result {
+            self.fail(e);
+        }
+        let tpl = self.expand(partitions);
+        match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(&tpl)?,
+            _ => consumer.unassign()?,
+        }
+        tracing::info!(?partitions, lost, "tasks revoked");
+        Ok(())
+    }
+}
+
+impl ClientContext for GroupContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        // End-of-partition events drive the ordering of a task's records; they are not errors.
+        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+            tracing::error!(%error, reason, "librdkafka error");
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let partitions = self.driver_partitions(tpl);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.on_assign(consumer, &partitions)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.on_revoke(consumer, &partitions)
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error; releasing the assignment");
+                self.on_revoke(consumer, &partitions)
+            }
+        };
+        if let Err(e) = result {
+            self.fail(RuntimeError::kafka("applying a rebalance", e));
+        }
+    }
+}

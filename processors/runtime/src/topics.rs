@@ -1,0 +1,102 @@
+//! Topic names of one deployment: the canonical inputs, the outputs and the changelogs.
+//!
+//! Every name is the default of DESIGN.md behind the deployment's prefix. Changelog topics
+//! are `<prefix><application id>-<store>-changelog`: one per store, compacted, with the
+//! partition count of the inputs (a task's changelog partition is its input partition).
+
+use std::collections::HashMap;
+
+use invex_model::CanonicalTopic;
+
+/// Output streams of the detect processor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// Latest version of each exception (compacted).
+    Exceptions,
+    /// Action commands.
+    Actions,
+    /// Append-only decision audit.
+    Audit,
+    /// Dead letters.
+    Dlq,
+}
+
+impl Output {
+    /// Every output.
+    pub const ALL: [Self; 4] = [Self::Exceptions, Self::Actions, Self::Audit, Self::Dlq];
+
+    /// Default topic name (and Avro subject stem).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Exceptions => "exceptions",
+            Self::Actions => "actions",
+            Self::Audit => "audit",
+            Self::Dlq => "dlq",
+        }
+    }
+}
+
+/// Resolved topic names.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    prefix: String,
+    application_id: String,
+    inputs: Vec<(CanonicalTopic, String)>,
+    by_name: HashMap<String, CanonicalTopic>,
+}
+
+impl Topics {
+    /// Names for `prefix` and `application_id`.
+    pub fn new(prefix: &str, application_id: &str) -> Self {
+        let inputs: Vec<(CanonicalTopic, String)> =
+            CanonicalTopic::ALL.iter().map(|t| (*t, format!("{prefix}{}", t.name()))).collect();
+        let by_name = inputs.iter().map(|(t, n)| (n.clone(), *t)).collect();
+        Self {
+            prefix: prefix.to_owned(),
+            application_id: application_id.to_owned(),
+            inputs,
+            by_name,
+        }
+    }
+
+    /// Canonical input topics with their names.
+    pub fn inputs(&self) -> &[(CanonicalTopic, String)] {
+        &self.inputs
+    }
+
+    /// Name of one canonical input.
+    pub fn input(&self, topic: CanonicalTopic) -> &str {
+        self.inputs.iter().find(|(t, _)| *t == topic).map(|(_, n)| n.as_str()).unwrap_or_default()
+    }
+
+    /// The canonical topic behind an input name.
+    pub fn canonical(&self, name: &str) -> Option<CanonicalTopic> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Name of an output.
+    pub fn output(&self, output: Output) -> String {
+        format!("{}{}", self.prefix, output.name())
+    }
+
+    /// Name of a store's changelog topic.
+    pub fn changelog(&self, store: &str) -> String {
+        format!("{}{}-{}-changelog", self.prefix, self.application_id, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_prefix_and_application() {
+        let t = Topics::new("acme.", "invex-detect");
+        assert_eq!(t.input(CanonicalTopic::Count), "acme.wh.count");
+        assert_eq!(t.canonical("acme.erp.book"), Some(CanonicalTopic::Book));
+        assert_eq!(t.canonical("wh.count"), None);
+        assert_eq!(t.output(Output::Dlq), "acme.dlq");
+        assert_eq!(t.changelog("ledger"), "acme.invex-detect-ledger-changelog");
+        assert_eq!(t.inputs().len(), 11);
+    }
+}

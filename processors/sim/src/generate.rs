@@ -1,0 +1,362 @@
+//! The simulation run: plans activities, plays them in time order, records events and truth.
+//!
+//! All randomness comes from one ChaCha generator seeded by the configuration and is drawn in
+//! a fixed order (catalogue, initial stock, count plan, arrival times, then the activities in
+//! queue order), and all collections are vectors indexed by catalogue position, so one seed
+//! always yields the same events. The run costs O(events log events): every activity is a
+//! constant amount of work plus a heap operation and, for a snapshot, one row per slot.
+
+use std::collections::BTreeMap;
+
+use invex_model::CountType;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::books::{Delta, PendingFault, SlotBook};
+use crate::catalog::{Catalog, SlotKind};
+use crate::config::SimConfig;
+use crate::record::{Body, CountRecord, Record, SourceSeqs};
+use crate::schedule::{
+    Activity, COUNT_OFFSET_MS, PutawayPlan, Queue, SNAPSHOT_OFFSET_MS, poisson_times,
+};
+use crate::truth::{Fault, FaultKind};
+
+/// Putaways follow their receipt after 5 to 45 minutes.
+const PUTAWAY_DELAY_S: std::ops::RangeInclusive<i64> = 300..=2_700;
+/// The WMS freezes the book 2 to 10 minutes before a count.
+const FREEZE_LEAD_S: std::ops::RangeInclusive<i64> = 120..=600;
+/// A receipt brings 1 to 6 cases.
+const CASES_PER_RECEIPT: std::ops::RangeInclusive<i64> = 1..=6;
+
+/// Everything a run produces.
+#[derive(Debug)]
+pub(crate) struct Generated {
+    pub(crate) records: Vec<Record>,
+    pub(crate) books: Vec<SlotBook>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) injected: BTreeMap<FaultKind, u64>,
+    pub(crate) seqs: SourceSeqs,
+    pub(crate) next_count_number: u32,
+}
+
+/// Runs the simulation to its end.
+pub(crate) fn generate(cfg: &SimConfig, cat: &Catalog, rng: &mut ChaCha8Rng) -> Generated {
+    let mut world = World::new(cfg, cat, rng);
+    world.open();
+    while let Some((time, activity)) = world.queue.pop() {
+        world.run(time, activity);
+    }
+    Generated {
+        records: world.out,
+        books: world.books,
+        faults: world.faults,
+        injected: world.injected,
+        seqs: world.seqs,
+        next_count_number: world.numbers.count,
+    }
+}
+
+/// Document numbers, one sequence per document kind.
+#[derive(Debug, Default)]
+pub(crate) struct Numbers {
+    pub(crate) receipt: u32,
+    pub(crate) pick: u32,
+    pub(crate) count: u32,
+}
+
+/// The mutable state of a run.
+pub(crate) struct World<'a> {
+    pub(crate) cfg: &'a SimConfig,
+    pub(crate) cat: &'a Catalog,
+    pub(crate) rng: &'a mut ChaCha8Rng,
+    pub(crate) books: Vec<SlotBook>,
+    pub(crate) queue: Queue,
+    /// Planned snapshot times after the first, ascending.
+    pub(crate) snapshot_times: Vec<i64>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) injected: BTreeMap<FaultKind, u64>,
+    pub(crate) numbers: Numbers,
+    out: Vec<Record>,
+    seqs: SourceSeqs,
+}
+
+impl<'a> World<'a> {
+    fn new(cfg: &'a SimConfig, cat: &'a Catalog, rng: &'a mut ChaCha8Rng) -> Self {
+        let profiles = cfg.classes.all();
+        let books = cat
+            .slots
+            .iter()
+            .map(|slot| {
+                let stock = match slot.kind {
+                    SlotKind::Dock => 0,
+                    SlotKind::Storage => {
+                        let p = profiles[cat.items[slot.item].class];
+                        rng.random_range(p.initial_stock_min..=p.initial_stock_max)
+                    }
+                };
+                SlotBook::with_stock(cfg.start_time, stock)
+            })
+            .collect();
+        Self {
+            cfg,
+            cat,
+            rng,
+            books,
+            queue: Queue::default(),
+            snapshot_times: Vec::new(),
+            faults: Vec::new(),
+            injected: BTreeMap::new(),
+            numbers: Numbers::default(),
+            out: Vec::new(),
+            seqs: SourceSeqs::default(),
+        }
+    }
+
+    /// Emits master data and the opening snapshot, and plans every activity known upfront.
+    fn open(&mut self) {
+        let start = self.cfg.start_time;
+        for site in 0..self.cat.sites.len() {
+            for item in 0..self.cat.items.len() {
+                self.emit(start, Body::Item { site: site as u32, item: item as u32 });
+            }
+        }
+        self.snapshot(start, 0);
+        self.plan_counts();
+        self.plan_snapshots();
+        for site in 0..self.cat.sites.len() {
+            let end = self.cfg.end_time();
+            for at in poisson_times(self.rng, start, end, self.cfg.picks_per_hour) {
+                self.queue.push(at, Activity::Pick { site });
+            }
+            for at in poisson_times(self.rng, start, end, self.cfg.receipts_per_hour) {
+                self.queue.push(at, Activity::Receipt { site });
+            }
+        }
+    }
+
+    /// Each storage location is counted at most once, between 10 % and 95 % of the run, so
+    /// that faults have time to happen before the counts that reveal them.
+    fn plan_counts(&mut self) {
+        let (start, duration_s) = (self.cfg.start_time, self.cfg.duration_ms / 1000);
+        let (first, last) = (duration_s / 10, duration_s * 95 / 100 - 1);
+        let profiles = self.cfg.classes.all();
+        for slot in self.cat.storage_slots() {
+            let class = self.cat.items[self.cat.slots[slot].item].class;
+            if self.rng.random_bool(profiles[class].count_share) {
+                let at =
+                    start + self.rng.random_range(first..=last.max(first)) * 1000 + COUNT_OFFSET_MS;
+                self.books[slot].count_at = Some(at);
+                self.queue.push(at, Activity::Count { slot });
+            }
+        }
+    }
+
+    fn plan_snapshots(&mut self) {
+        let interval = self.cfg.snapshot_interval_ms;
+        let mut number = 1;
+        let mut at = self.cfg.start_time + interval + SNAPSHOT_OFFSET_MS;
+        while at < self.cfg.end_time() {
+            self.snapshot_times.push(at);
+            self.queue.push(at, Activity::Snapshot { number });
+            number += 1;
+            at += interval;
+        }
+    }
+
+    fn run(&mut self, time: i64, activity: Activity) {
+        match activity {
+            Activity::Receipt { site } => self.receipt(time, site),
+            Activity::Pick { site } => self.pick(time, site),
+            Activity::Putaway(plan) => self.putaway(time, plan),
+            Activity::Snapshot { number } => self.snapshot(time, number),
+            Activity::Count { slot } => self.count(time, slot),
+        }
+    }
+
+    pub(crate) fn emit(&mut self, time: i64, body: Body) {
+        let seq = self.seqs.next(body.source());
+        self.out.push(Record { time, seq, body });
+    }
+
+    /// One ERP row per storage location and per non-empty dock stock; the rows become the
+    /// detector's new baseline.
+    fn snapshot(&mut self, time: i64, number: u32) {
+        for slot in 0..self.books.len() {
+            let book = &self.books[slot];
+            if self.cat.slots[slot].kind == SlotKind::Storage || book.erp != 0 || book.wms != 0 {
+                let qty = book.erp;
+                self.emit(time, Body::Book { slot: slot as u32, snapshot: number, qty });
+            }
+            self.books[slot].rebase();
+        }
+    }
+
+    fn receipt(&mut self, time: i64, site: usize) {
+        let Some(item) = self.cat.sample_item(self.rng) else { return };
+        let placement = &self.cat.placements[site][item];
+        let target = placement
+            .storage
+            .iter()
+            .copied()
+            .filter(|&s| !self.books[s].locked)
+            .min_by_key(|&s| (self.books[s].wms, s));
+        let Some(to) = target else { return };
+        let dock = placement.dock;
+        self.numbers.receipt += 1;
+        let qty = self.cat.items[item].case_pack * self.rng.random_range(CASES_PER_RECEIPT);
+        let mut plan = PutawayPlan {
+            receipt: self.numbers.receipt,
+            from: dock,
+            to,
+            stored_at: to,
+            qty,
+            fault: None,
+        };
+        let putaway_at = time + self.rng.random_range(PUTAWAY_DELAY_S) * 1000;
+        let puts_away = putaway_at < self.cfg.end_time();
+        if puts_away {
+            self.decide_putaway_fault(&mut plan, putaway_at);
+        }
+        self.emit(time, Body::Receipt { number: plan.receipt, slot: dock as u32, qty: plan.qty });
+        self.books[dock].apply(time, Delta::all(plan.qty));
+        if puts_away {
+            self.books[to].pending_inbound += 1;
+            self.queue.push(putaway_at, Activity::Putaway(plan));
+        }
+    }
+
+    fn putaway(&mut self, time: i64, plan: PutawayPlan) {
+        let q = plan.qty;
+        let erp = if plan.fault == Some(FaultKind::SyncLag) { 0 } else { q };
+        self.books[plan.from].apply(time, Delta { phys: -q, wms: -q, erp: -erp });
+        if plan.stored_at == plan.to {
+            self.books[plan.to].apply(time, Delta { phys: q, wms: q, erp });
+        } else {
+            self.books[plan.to].apply(time, Delta { phys: 0, wms: q, erp });
+            self.books[plan.stored_at].apply(time, Delta { phys: q, wms: 0, erp: 0 });
+        }
+        self.books[plan.from].touch(time);
+        let to = &mut self.books[plan.to];
+        to.touch(time);
+        to.pending_inbound = to.pending_inbound.saturating_sub(1);
+        if let Some(kind) = plan.fault {
+            *self.injected.entry(kind).or_default() += 1;
+            let pending = Some(PendingFault { kind, injected_at: time });
+            self.books[plan.to].fault = pending;
+            self.books[plan.stored_at].fault = pending;
+        }
+        let body = Body::Putaway {
+            number: plan.receipt,
+            from: plan.from as u32,
+            to: plan.to as u32,
+            qty: q,
+        };
+        self.emit(time, body);
+    }
+
+    /// Picks from the first storage location that has stock and is not on hold; never more
+    /// than every book and the shelf hold (a short pick reports what was there).
+    fn pick(&mut self, time: i64, site: usize) {
+        let Some(item) = self.cat.sample_item(self.rng) else { return };
+        let placement = &self.cat.placements[site][item];
+        let open = |s: &usize| !self.books[*s].on_hold && self.books[*s].available() > 0;
+        let Some(slot) = placement.storage.iter().copied().find(open) else {
+            return;
+        };
+        let max = self.cfg.classes.all()[self.cat.items[item].class].max_pick_qty;
+        let requested = self.rng.random_range(1..=max);
+        let picked = requested.min(self.books[slot].available());
+        self.books[slot].apply(time, Delta::all(-picked));
+        self.books[slot].touch(time);
+        self.numbers.pick += 1;
+        let body = Body::Pick { number: self.numbers.pick, slot: slot as u32, requested, picked };
+        self.emit(time, body);
+    }
+
+    fn count(&mut self, time: i64, slot: usize) {
+        let freeze_time = (time - self.rng.random_range(FREEZE_LEAD_S) * 1000)
+            .max(self.cfg.start_time + COUNT_OFFSET_MS);
+        let book = &self.books[slot];
+        let wms_at_freeze = book.level_at(freeze_time).map_or(book.wms, |l| l.wms);
+        let counted = self.counted_qty(time, slot);
+        self.record_truth(time, slot, counted);
+        self.books[slot].last_count_seq = 1;
+        self.numbers.count += 1;
+        let count = CountRecord {
+            number: self.numbers.count,
+            slot: slot as u32,
+            count_type: CountType::Abc,
+            count_seq: 1,
+            counted,
+            wms_at_freeze,
+            freeze_time,
+        };
+        self.emit(time, Body::Count(count));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn small() -> SimConfig {
+        SimConfig { skus_per_site: 300, duration_ms: 4 * 3_600_000, ..SimConfig::default() }
+    }
+
+    fn run(cfg: &SimConfig) -> (Catalog, Generated) {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let cat = Catalog::build(cfg, &mut rng);
+        let run = generate(cfg, &cat, &mut rng);
+        (cat, run)
+    }
+
+    #[test]
+    fn shelves_and_books_never_go_negative() {
+        let (_, run) = run(&small());
+        for book in &run.books {
+            assert!(book.history().iter().all(|l| l.phys >= 0 && l.wms >= 0), "{book:?}");
+            assert!(book.erp >= 0 && book.ledger >= 0, "{book:?}");
+        }
+    }
+
+    #[test]
+    fn stock_is_conserved_apart_from_picks_and_receipts() {
+        let cfg = small();
+        let (_, run) = run(&cfg);
+        let (mut received, mut picked) = (0, 0);
+        for r in &run.records {
+            match r.body {
+                Body::Receipt { qty, .. } => received += qty,
+                Body::Pick { picked: p, .. } => picked += p,
+                _ => {}
+            }
+        }
+        let initial: i64 = run.books.iter().map(|b| b.history()[0].phys).sum();
+        let phys: i64 = run.books.iter().map(|b| b.phys).sum();
+        let wms: i64 = run.books.iter().map(|b| b.wms).sum();
+        assert_eq!(phys, initial + received - picked);
+        assert_eq!(wms, phys, "misplacing moves stock, it does not create or destroy it");
+    }
+
+    #[test]
+    fn picks_never_exceed_what_the_shelf_held() {
+        let (_, run) = run(&small());
+        for r in &run.records {
+            if let Body::Pick { slot, requested, picked, .. } = r.body {
+                let after = run.books[slot as usize].level_at(r.time).map(|l| l.phys);
+                assert!(after.is_some_and(|a| a >= 0) && (1..=requested).contains(&picked));
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_of_fault_is_injected_and_revealed() {
+        let (_, run) = run(&SimConfig { skus_per_site: 800, ..SimConfig::default() });
+        for kind in FaultKind::ALL {
+            assert!(run.injected.get(&kind).is_some_and(|&n| n > 0), "{kind} never injected");
+            assert!(run.faults.iter().any(|f| f.kind == kind), "{kind} never revealed");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Shared helpers: a mock cluster with invex's topics, producing canonical events to known
+//! partitions, running a processor until it has consumed a given number of records, reading
+//! outputs back with read_committed, and computing the expected outputs with the test driver.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use invex_detect::testkit::TestDriver;
+use invex_detect::{Engine, Policy};
+use invex_model::{ActionCommand, CanonicalEvent, ExceptionRecord};
+use invex_runtime::admin::{create_on_mock, detect_topics};
+use invex_runtime::{
+    Codec, EmbeddedResolver, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError,
+    Topics, base_client_config,
+};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+pub(crate) const APP: &str = "invex-test";
+
+/// A mock cluster holding every topic of the detect processor.
+pub(crate) struct MockEnv {
+    pub(crate) mock: MockCluster<'static, DefaultProducerContext>,
+    pub(crate) bootstrap: String,
+    pub(crate) topics: Topics,
+    pub(crate) partitions: i32,
+    codec: Codec,
+}
+
+impl MockEnv {
+    pub(crate) fn new(partitions: i32) -> Self {
+        let mock = MockCluster::new(1).expect("mock cluster");
+        let bootstrap = mock.bootstrap_servers();
+        let topics = Topics::new("", APP);
+        let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+        create_on_mock(&mock, &detect_topics(&topics, &stores, partitions, 2)).expect("topics");
+        let codec = Codec::new(Arc::new(EmbeddedResolver::new().unwrap()), &topics).unwrap();
+        Self { mock, bootstrap, topics, partitions, codec }
+    }
+
+    pub(crate) fn config(&self, state_dir: &std::path::Path) -> RuntimeConfig {
+        let mut cfg = RuntimeConfig::for_local(&self.bootstrap, APP, state_dir.to_path_buf());
+        cfg.instance_id = Some("instance-0".into());
+        cfg.kafka_properties.insert("session.timeout.ms".into(), "6000".into());
+        cfg
+    }
+
+    fn client(&self) -> ClientConfig {
+        base_client_config(&RuntimeConfig::for_local(&self.bootstrap, APP, ".".into()))
+    }
+
+    /// Partition the test puts a key on (FNV-1a mod partitions): known to the driver side.
+    pub(crate) fn partition_of(&self, event: &CanonicalEvent) -> i32 {
+        let key = event.partition_key().to_string();
+        let mut h: u32 = 0x811c_9dc5;
+        for b in key.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        (h % self.partitions as u32) as i32
+    }
+
+    /// Produces `events` (Avro, Confluent framing) to their canonical topics.
+    pub(crate) fn produce(&self, events: &[CanonicalEvent]) {
+        let producer: BaseProducer =
+            self.client().set("enable.idempotence", "true").create().expect("producer");
+        let mut buf = Vec::new();
+        for event in events {
+            self.codec.encode_event(event, &mut buf).unwrap();
+            let key = event.partition_key().to_string();
+            let record = BaseRecord::to(self.topics.input(event.topic()))
+                .key(key.as_bytes())
+                .payload(&buf)
+                .partition(self.partition_of(event));
+            producer.send(record).map_err(|(e, _)| e).expect("send");
+            producer.poll(Duration::ZERO);
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+
+    /// Produces raw bytes to a canonical topic (bad input).
+    pub(crate) fn produce_raw(&self, topic: &str, partition: i32, key: &[u8], value: &[u8]) {
+        let producer: BaseProducer = self.client().create().expect("producer");
+        producer
+            .send(BaseRecord::to(topic).key(key).payload(value).partition(partition))
+            .map_err(|(e, _)| e)
+            .expect("send");
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+
+    /// Every record of `output`, read with read_committed from the beginning to the end.
+    pub(crate) fn read_output(&self, output: Output) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        let consumer: BaseConsumer = self
+            .client()
+            .set("group.id", "invex-test-reader")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("reader");
+        let name = self.topics.output(output);
+        let metadata = consumer.fetch_metadata(Some(&name), Duration::from_secs(10)).unwrap();
+        let partitions = metadata.topics()[0].partitions().len() as i32;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(&name, p, Offset::Beginning).unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        let mut eof = 0;
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while eof < partitions && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => records
+                    .push((m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec())),
+                Some(Err(KafkaError::PartitionEOF(_))) => eof += 1,
+                Some(Err(e)) => panic!("reading {name}: {e}"),
+                None => {}
+            }
+        }
+        assert_eq!(eof, partitions, "did not reach the end of {name}");
+        records
+    }
+
+    pub(crate) fn exceptions(&self) -> Vec<ExceptionRecord> {
+        self.read_output(Output::Exceptions)
+            .iter()
+            .map(|(_, v)| self.codec.decode_output(Output::Exceptions, v).unwrap())
+            .collect()
+    }
+
+    pub(crate) fn actions(&self) -> Vec<ActionCommand> {
+        self.read_output(Output::Actions)
+            .iter()
+            .map(|(_, v)| self.codec.decode_output(Output::Actions, v).unwrap())
+            .collect()
+    }
+}
+
+/// A processor running on its own thread.
+pub(crate) struct Running {
+    pub(crate) handle: ProcessorHandle,
+    thread: JoinHandle<Result<(), RuntimeError>>,
+}
+
+impl Running {
+    pub(crate) fn start(cfg: RuntimeConfig) -> Self {
+        let processor =
+            Processor::new(cfg, Policy::default_policy()).unwrap().with_clock(Arc::new(|| 0));
+        let handle = processor.handle();
+        let thread = std::thread::spawn(move || processor.run());
+        Self { handle, thread }
+    }
+
+    /// Waits until at least `records` input records were processed and committed (the
+    /// processor idles a commit interval after its last record).
+    pub(crate) fn wait_for(&self, records: u64) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.handle.metrics.records_in.get() < records {
+            assert!(
+                Instant::now() < deadline,
+                "processed {} of {records}",
+                self.handle.metrics.records_in.get()
+            );
+            assert!(!self.thread.is_finished(), "the processor stopped early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    /// Stops the processor (commit, flush, leave the group) and returns its handle.
+    pub(crate) fn stop(self) -> ProcessorHandle {
+        self.handle.shutdown();
+        self.thread.join().expect("processor thread").expect("processor result");
+        self.handle
+    }
+}
+
+/// Outputs the test driver produces for `events`, one driver per partition (as one task each).
+pub(crate) fn expected(
+    env: &MockEnv,
+    events: &[CanonicalEvent],
+) -> (Vec<ExceptionRecord>, Vec<ActionCommand>) {
+    let mut drivers: BTreeMap<i32, TestDriver> = BTreeMap::new();
+    let mut exceptions = Vec::new();
+    let mut actions = Vec::new();
+    for event in events {
+        let driver = drivers
+            .entry(env.partition_of(event))
+            .or_insert_with(|| TestDriver::new(Policy::default_policy()));
+        driver.pipe(event.clone()).expect("the driver accepts every simulator event");
+        exceptions.extend(driver.read_exceptions());
+        actions.extend(driver.read_actions());
+    }
+    (exceptions, actions)
+}
+
+/// Sorted JSON lines: order across partitions is not defined, content is.
+pub(crate) fn canonical<T: serde::Serialize>(records: &[T]) -> Vec<String> {
+    let mut lines: Vec<String> =
+        records.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    lines.sort();
+    lines
+}
+
+/// A small seeded simulator run, events only (no responses to actions).
+pub(crate) fn sim_events(seed: u64, skus: u32, hours: i64) -> Vec<CanonicalEvent> {
+    let config = invex_sim::SimConfig {
+        seed,
+        sites: 1,
+        skus_per_site: skus,
+        duration_ms: hours * 3_600_000,
+        ..invex_sim::SimConfig::default()
+    };
+    invex_sim::Simulator::new(config).unwrap().collect()
+}

@@ -1,0 +1,149 @@
+//! `topology/` is data the code must agree with: every topic has a schema, the inputs are the
+//! canonical topics, the outputs are the runtime's, every store the detectors declare has a
+//! compacted changelog, and co-partitioned topics share one partition count.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use invex_detect::Engine;
+use invex_model::CanonicalTopic;
+use invex_runtime::admin::{Cleanup, detect_topics};
+use invex_runtime::{Output, Topics};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicsFile {
+    defaults: Defaults,
+    topic: Vec<TopicEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    partitions: i32,
+    output_partitions: i32,
+    retention_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicEntry {
+    name: String,
+    doc: String,
+    role: String,
+    cleanup: String,
+    co_partitioned: bool,
+    key: String,
+    value_subject: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcessorFile {
+    name: String,
+    application_id: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    store: Vec<StoreEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreEntry {
+    name: String,
+    doc: String,
+    changelog_cleanup: String,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn topics_file() -> TopicsFile {
+    let text = std::fs::read_to_string(root().join("topology/topics.toml")).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+fn detect_file() -> ProcessorFile {
+    let text = std::fs::read_to_string(root().join("topology/processors/detect.toml")).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_topic_has_a_schema_and_a_known_role() {
+    let file = topics_file();
+    assert!(file.defaults.partitions > 0 && file.defaults.output_partitions > 0);
+    assert!(file.defaults.retention_ms > 0);
+    for t in &file.topic {
+        let schema = root().join("schemas").join(format!("{}.avsc", t.value_subject));
+        assert!(schema.is_file(), "{}: no schema {}", t.name, schema.display());
+        assert_eq!(t.value_subject, format!("{}-value", t.name), "{}: TopicNameStrategy", t.name);
+        assert!(["input", "output"].contains(&t.role.as_str()), "{}: role {}", t.name, t.role);
+        assert!(
+            ["delete", "compact"].contains(&t.cleanup.as_str()),
+            "{}: cleanup {}",
+            t.name,
+            t.cleanup
+        );
+        assert!(!t.doc.is_empty() && !t.key.is_empty(), "{}: doc and key are required", t.name);
+        assert_eq!(
+            t.co_partitioned,
+            t.role == "input",
+            "{}: inputs and only inputs are co-partitioned",
+            t.name
+        );
+    }
+}
+
+#[test]
+fn inputs_and_outputs_are_the_ones_the_code_uses() {
+    let file = topics_file();
+    let inputs: BTreeSet<&str> =
+        file.topic.iter().filter(|t| t.role == "input").map(|t| t.name.as_str()).collect();
+    let outputs: BTreeSet<&str> =
+        file.topic.iter().filter(|t| t.role == "output").map(|t| t.name.as_str()).collect();
+    assert_eq!(inputs, CanonicalTopic::ALL.iter().map(|t| t.name()).collect());
+    assert_eq!(outputs, Output::ALL.iter().map(|o| o.name()).collect());
+    let detect = detect_file();
+    assert_eq!(detect.name, "detect");
+    assert_eq!(detect.inputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), inputs);
+    assert_eq!(detect.outputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), outputs);
+}
+
+#[test]
+fn every_store_has_a_compacted_co_partitioned_changelog() {
+    let detect = detect_file();
+    let declared: BTreeSet<&str> = detect.store.iter().map(|s| s.name.as_str()).collect();
+    let code: BTreeSet<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        declared, code,
+        "topology/processors/detect.toml must list exactly the detector stores"
+    );
+    for s in &detect.store {
+        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
+        assert!(!s.doc.is_empty());
+    }
+    let file = topics_file();
+    let stores: Vec<&str> = code.into_iter().collect();
+    let specs = detect_topics(
+        &Topics::new("", &detect.application_id),
+        &stores,
+        file.defaults.partitions,
+        file.defaults.output_partitions,
+    );
+    for spec in &specs {
+        if spec.name.ends_with("-changelog") {
+            assert_eq!(spec.cleanup, Cleanup::Compact, "{}", spec.name);
+            assert!(spec.co_partitioned);
+        }
+        if let Some(t) = file.topic.iter().find(|t| t.name == spec.name) {
+            let cleanup = if spec.cleanup == Cleanup::Compact { "compact" } else { "delete" };
+            assert_eq!(t.cleanup, cleanup, "{}: topology and code disagree on cleanup", t.name);
+            assert_eq!(t.co_partitioned, spec.co_partitioned, "{}", t.name);
+        }
+    }
+    let co: BTreeSet<i32> =
+        specs.iter().filter(|s| s.co_partitioned).map(|s| s.partitions).collect();
+    assert_eq!(co.len(), 1, "co-partitioned topics must share one partition count");
+}
