@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: help deps demo test lint fmt check-detect-deps
+.PHONY: help deps demo release test lint fmt check-detect-deps
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -11,7 +11,10 @@ deps: ## install the system packages the build needs (or say which are missing)
 	@./.ci/deps
 
 demo: deps ## run the embedded demo (mock Kafka, simulator, detectors) and print its report
-	$(CARGO) run --release --locked -p invex -- demo
+	$(CARGO) run --locked -p invex -- demo
+
+release: deps ## build the optimised binary (target/release/invex) for production and benchmarks
+	$(CARGO) build --release --locked -p invex
 
 test: deps ## run every test
 	$(CARGO) test --workspace --locked

@@ -210,12 +210,24 @@ pub(crate) fn canonical<T: serde::Serialize>(records: &[T]) -> Vec<String> {
 
 /// A small seeded simulator run, events only (no responses to actions).
 pub(crate) fn sim_events(seed: u64, skus: u32, hours: i64) -> Vec<CanonicalEvent> {
+    sim_events_after(seed, skus, hours, 0)
+}
+
+/// Like [`sim_events`], starting `offset_hours` after the simulator's default start.
+pub(crate) fn sim_events_after(
+    seed: u64,
+    skus: u32,
+    hours: i64,
+    offset_hours: i64,
+) -> Vec<CanonicalEvent> {
+    let defaults = invex_sim::SimConfig::default();
     let config = invex_sim::SimConfig {
         seed,
         sites: 1,
         skus_per_site: skus,
         duration_ms: hours * 3_600_000,
-        ..invex_sim::SimConfig::default()
+        start_time: defaults.start_time + offset_hours * 3_600_000,
+        ..defaults
     };
     invex_sim::Simulator::new(config).unwrap().collect()
 }

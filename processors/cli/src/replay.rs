@@ -176,3 +176,60 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<(), Failure> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use indicatif::ProgressBar;
+    use invex_sim::{SimConfig, Simulator};
+
+    use super::replay_files;
+
+    fn write_input(path: &std::path::Path) -> u64 {
+        let config = SimConfig {
+            skus_per_site: 200,
+            sites: 1,
+            duration_ms: 3 * 3_600_000,
+            ..SimConfig::default()
+        };
+        let mut file = std::fs::File::create(path).unwrap();
+        let mut events = 0;
+        for (i, event) in Simulator::new(config).unwrap().enumerate() {
+            serde_json::to_writer(&mut file, &event).unwrap();
+            file.write_all(b"\n").unwrap();
+            events += 1;
+            if i == 10 {
+                file.write_all(b"{\"topic\":\"wh.count\",\"value\":{\"header\":{}}}\n").unwrap();
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn replay_writes_outputs_dead_letters_bad_lines_and_is_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("events.jsonl");
+        let events = write_input(&input);
+        let first = dir.path().join("first.jsonl");
+        let second = dir.path().join("second.jsonl");
+        let policy = invex_detect::Policy::default_policy;
+        let counts =
+            replay_files(&input, &first, policy(), 60_000, &ProgressBar::hidden()).unwrap();
+        assert_eq!(counts.events, events);
+        assert_eq!(counts.rejected, 1);
+        assert!(counts.exceptions > 0 && counts.actions > 0 && counts.audit > 0, "{counts:?}");
+        let again =
+            replay_files(&input, &second, policy(), 60_000, &ProgressBar::hidden()).unwrap();
+        assert_eq!(again, counts);
+        let text = std::fs::read_to_string(&first).unwrap();
+        assert_eq!(text, std::fs::read_to_string(&second).unwrap(), "replay must be deterministic");
+        let dlq: Vec<&str> = text.lines().filter(|l| l.starts_with("{\"kind\":\"dlq\"")).collect();
+        assert_eq!(dlq.len(), 1);
+        assert!(dlq[0].contains("events.jsonl:12"), "the error names file and line: {}", dlq[0]);
+        let kinds = ["exception", "action", "audit"];
+        for kind in kinds {
+            assert!(text.contains(&format!("{{\"kind\":\"{kind}\",\"value\":")), "no {kind} line");
+        }
+    }
+}

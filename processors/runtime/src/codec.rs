@@ -214,7 +214,10 @@ impl Codec {
         let (id, mut body) = match get_bytes_result(Some(bytes)) {
             BytesResult::Valid(id, body) => (id, body),
             _ => {
-                return Err(CodecError::Framing(format!("{} byte(s) without a frame", bytes.len())));
+                return Err(CodecError::Framing(format!(
+                    "{} byte(s) without a frame",
+                    bytes.len()
+                )));
             }
         };
         let avro =

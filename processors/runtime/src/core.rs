@@ -14,6 +14,7 @@
 //! so that revoked tasks commit and close before their partitions go to another instance.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -256,9 +257,7 @@ impl Core {
             .ok_or_else(|| RuntimeError::Setup("task vanished".into()))?;
         task.positions.insert(topic, offset + 1);
         task.last_source.clear();
-        task.last_source.push_str(name);
-        task.last_source.push('@');
-        task.last_source.push_str(&offset.to_string());
+        let _ = write!(task.last_source, "{name}@{offset}");
         let verdict = match record {
             Buffered::Event { event, .. } => {
                 let mut port = TaskStorePort(&mut task.store);

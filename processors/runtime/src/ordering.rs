@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use invex_model::{CanonicalEvent, CanonicalTopic, ErrorClass};
 
 /// A record read from one input partition, decoded or refused.
+// Events are the common case and dead letters rare: boxing the event would cost an allocation
+// per record to save buffer space only while dead letters are queued.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Buffered {
     /// A decoded canonical event.
     Event {

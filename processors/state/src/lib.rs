@@ -56,4 +56,5 @@ pub use error::StateError;
 pub use properties::StateProperties;
 pub use record::{ChangelogRecord, RestoreRecord};
 pub use resources::{DEFAULT_MEMORY_BUDGET_BYTES, MIN_MEMORY_BUDGET_BYTES, SharedResources};
+pub use scan::ScanVisitor;
 pub use store::TaskStore;

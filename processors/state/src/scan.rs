@@ -10,6 +10,10 @@ use std::ops::ControlFlow;
 
 use rocksdb::{ColumnFamily, DB, PrefixRange, ReadOptions};
 
+/// The callback of a prefix scan: called with each visible key and value in ascending key
+/// order; returning [`ControlFlow::Break`] ends the scan early.
+pub type ScanVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
+
 /// What one merge step consumed.
 struct Step {
     flow: ControlFlow<()>,
@@ -24,7 +28,7 @@ pub(crate) fn merged_prefix_scan<'a>(
     cf: &ColumnFamily,
     prefix: &[u8],
     overlay: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    visit: &mut ScanVisitor<'_>,
 ) -> Result<(), rocksdb::Error> {
     let mut read = ReadOptions::default();
     read.set_iterate_range(PrefixRange(prefix));
@@ -55,21 +59,13 @@ pub(crate) fn merged_prefix_scan<'a>(
     disk.status()
 }
 
-fn committed(
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
-    key: &[u8],
-    value: &[u8],
-) -> Step {
+fn committed(visit: &mut ScanVisitor<'_>, key: &[u8], value: &[u8]) -> Step {
     Step { flow: visit(key, value), disk: true, overlay: false }
 }
 
 /// A pending write is visited (if it is not a delete) with its key and value; `shadows`
 /// says whether it hides a committed entry of the same key, which is then skipped.
-fn written(
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
-    pending: (&[u8], Option<&[u8]>),
-    shadows: bool,
-) -> Step {
+fn written(visit: &mut ScanVisitor<'_>, pending: (&[u8], Option<&[u8]>), shadows: bool) -> Step {
     let (key, value) = pending;
     let flow = match value {
         Some(value) => visit(key, value),

@@ -1,6 +1,5 @@
 //! [`TaskStore`]: one task's RocksDB database behind a transactional overlay.
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, WriteBatch, WriteOptions};
@@ -11,7 +10,7 @@ use crate::meta;
 use crate::overlay::{Overlay, StoreId};
 use crate::record::ChangelogRecord;
 use crate::resources::SharedResources;
-use crate::scan::merged_prefix_scan;
+use crate::scan::{ScanVisitor, merged_prefix_scan};
 
 /// The state of one task (one application id and input partition): a RocksDB database whose
 /// column families are the declared stores, with the writes of the open transaction held in
@@ -99,7 +98,7 @@ impl TaskStore {
         &self,
         store: &str,
         prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+        visit: &mut ScanVisitor<'_>,
     ) -> Result<(), StateError> {
         let id = self.store_id(store)?;
         let cf = self.family(store)?;
