@@ -90,6 +90,18 @@ fn write_outputs(
     Ok(())
 }
 
+/// Writes the dead-letter line of input line `line`, naming file and line.
+fn write_dead(
+    out: &mut impl Write,
+    input: &std::path::Path,
+    line: usize,
+    error: &dyn std::fmt::Display,
+) -> std::io::Result<()> {
+    let error = format!("{}:{line}: {error}", input.display());
+    serde_json::to_writer(&mut *out, &DeadLine { kind: "dlq", line, error: &error })?;
+    out.write_all(b"\n")
+}
+
 /// Replays `input` into `output`.
 pub(crate) fn replay_files(
     input: &std::path::Path,
@@ -119,12 +131,7 @@ pub(crate) fn replay_files(
             Ok(e) => e,
             Err(e) => {
                 counts.rejected += 1;
-                let error = format!("{}:{}: {e}", input.display(), index + 1);
-                serde_json::to_writer(
-                    &mut out,
-                    &DeadLine { kind: "dlq", line: index + 1, error: &error },
-                )?;
-                out.write_all(b"\n")?;
+                write_dead(&mut out, input, index + 1, &e)?;
                 continue;
             }
         };
@@ -134,12 +141,7 @@ pub(crate) fn replay_files(
             Ok(_) => counts.events += 1,
             Err(e) if e.is_poison() => {
                 counts.rejected += 1;
-                let error = format!("{}:{}: {e}", input.display(), index + 1);
-                serde_json::to_writer(
-                    &mut out,
-                    &DeadLine { kind: "dlq", line: index + 1, error: &error },
-                )?;
-                out.write_all(b"\n")?;
+                write_dead(&mut out, input, index + 1, &e)?;
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("{} line {}", input.display(), index + 1));
