@@ -302,7 +302,7 @@ impl Core {
                     message,
                     schema_id,
                 };
-                self.sink.dead_letter(dead, PROCESSOR)
+                self.sink.dead_letter(dead, PROCESSOR, now)
             }
             Some(Buffered::Event { .. }) => Ok(()),
         };

@@ -82,11 +82,7 @@ fn transactional_id(cfg: &RuntimeConfig) -> String {
 }
 
 fn short_hash(path: &Path) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in path.as_os_str().as_encoded_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    blake3::hash(path.as_os_str().as_encoded_bytes()).to_hex()[..16].to_owned()
 }
 
 impl Processor {

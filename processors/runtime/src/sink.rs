@@ -9,7 +9,7 @@
 //! Dead letters keep the original key as record key and repeat their metadata as
 //! `invex.dlq.*` headers for tools that never decode values.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use invex_detect::Outputs;
 use invex_model::{ActionCommand, DlqEnvelope, ErrorClass};
@@ -191,11 +191,8 @@ impl Sink {
         &mut self,
         dead: DeadLetter<'_>,
         processor: &str,
+        failed_at: i64,
     ) -> Result<(), RuntimeError> {
-        let failed_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
         let envelope = DlqEnvelope {
             source_topic: dead.topic.to_owned(),
             source_partition: dead.partition,
