@@ -112,6 +112,13 @@ pub trait Detector: Send {
     fn name(&self) -> &'static str;
     /// Every store the detector reads or writes.
     fn stores(&self) -> &'static [StoreName];
+    /// True when `event` repeats an earlier event under a new event id (a producer retry with
+    /// identical content): the engine then drops it like a redelivery, before any detector
+    /// validates or processes it, and reports it as a duplicate. Reads only.
+    fn is_repeat(&self, event: &CanonicalEvent, ctx: &Ctx<'_>) -> Result<bool, DetectError> {
+        let _ = (event, ctx);
+        Ok(false)
+    }
     /// Rejects a semantically impossible event with a poison error; reads only.
     fn validate(&self, event: &CanonicalEvent, ctx: &Ctx<'_>) -> Result<(), DetectError> {
         let _ = (event, ctx);

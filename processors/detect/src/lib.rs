@@ -17,8 +17,27 @@
 //! - **Safe**: a STOCK_ADJUSTMENT is only ever emitted for an APPROVE decision answering the
 //!   outstanding APPROVAL_REQUEST (property-tested).
 //!
-//! The one detector so far is CYCLE_COUNT_DISCREPANCY (policy in
-//! `processors/detect/policy/default.toml`). [`testkit::TestDriver`] runs the engine like
+//! Detectors, one module each (its docs list the rule ids, policy keys and actions), all
+//! configured by one policy (`processors/detect/policy/default.toml`):
+//!
+//! | type | module | rules |
+//! |---|---|---|
+//! | CYCLE_COUNT_DISCREPANCY | `cycle_count` | CC-001..003 |
+//! | NEGATIVE_ON_HAND | `negative_on_hand` | NOH-001..002 |
+//! | DUPLICATE_PICK | `duplicate_pick` | DP-001..003 |
+//! | RECEIVING_VARIANCE | `receiving` | RV-001..004 |
+//! | PUTAWAY_FAILURE | `putaway` | PF-001..004 |
+//! | DAMAGED_GOODS | `damaged` | DG-001..002 |
+//! | EXPIRED_INVENTORY | `expired` | EXP-001..004 |
+//! | BARCODE_MISMATCH | `barcode` | BM-001..003 |
+//! | SYNC_FAILURE | `sync` | SF-001..003 |
+//! | ORDER_ALLOCATION_CONFLICT | `allocation` | OAC-001..003 |
+//! | LOT_SERIAL_INCONSISTENCY | `lots` | LS-001..002 |
+//!
+//! Every detector but cycle count records its exceptions through the shared lifecycle of the
+//! `exceptions` module (one open exception per type and subject, deterministic ids, approval
+//! gate with rule EX-001). There is one stock book, the cycle-count ledger; the other
+//! detectors read it and never keep their own. [`testkit::TestDriver`] runs the engine like
 //! Kafka Streams' TopologyTestDriver; scenarios in `tests/scenarios/` are data files it runs.
 //!
 //! # Replay line format
@@ -28,15 +47,27 @@
 //! Scenario files use the same field names for their events (with defaults filled in), so an
 //! event can move between a scenario and a replay file.
 
+mod allocation;
+mod barcode;
 mod codec;
 mod cycle_count;
+mod damaged;
 mod detector;
+mod duplicate_pick;
 mod engine;
 mod error;
+mod exceptions;
+mod expired;
 mod key;
+mod lots;
+mod master;
+mod negative_on_hand;
 mod output;
 mod policy;
+mod putaway;
+mod receiving;
 mod store;
+mod sync;
 pub mod testkit;
 
 pub use detector::{Ctx, Detector, FiredTimer, Table, TimerKind, Times};
@@ -44,7 +75,13 @@ pub use engine::Engine;
 pub use error::DetectError;
 pub use output::{Outcome, Outputs};
 pub use policy::{
-    ApprovalTier, CycleCountOverride, CycleCountPolicy, CycleCountThresholds, Override, Policy,
-    PolicyError, PolicyIssue, Scope, Tolerance,
+    ApprovalTier, BarcodeMismatchOverride, BarcodeMismatchPolicy, CycleCountOverride,
+    CycleCountPolicy, CycleCountThresholds, DamagedGoodsOverride, DamagedGoodsPolicy,
+    DetectorOverrides, DetectorPolicies, DuplicatePickOverride, DuplicatePickPolicy,
+    ExpiredInventoryOverride, ExpiredInventoryPolicy, LotSerialOverride, LotSerialPolicy,
+    NegativeOnHandOverride, NegativeOnHandPolicy, OrderAllocationConflictOverride,
+    OrderAllocationConflictPolicy, Override, Policy, PolicyError, PolicyIssue,
+    PutawayFailureOverride, PutawayFailurePolicy, ReceivingVarianceOverride,
+    ReceivingVariancePolicy, Resolved, Scope, SyncFailureOverride, SyncFailurePolicy, Tolerance,
 };
 pub use store::{ChangelogEntry, MemStore, Store, StoreError, StoreName};

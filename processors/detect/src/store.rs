@@ -72,6 +72,20 @@ pub trait Store {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<(), StoreError>;
+    /// Like [`Store::scan_prefix`], starting at the first key `>= from`: lets a caller that
+    /// knows where live keys begin skip the deleted ones before them.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the port's signature is shared with invex-state; an alias would change the \
+                  visitor's object lifetime for implementors"
+    )]
+    fn scan_prefix_from(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
 }
 
 /// One recorded write: `value` is `None` for a delete (a tombstone on a compacted topic).
@@ -180,9 +194,19 @@ impl Store for MemStore {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
+        self.scan_prefix_from(store, prefix, prefix, visit)
+    }
+
+    fn scan_prefix_from(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         self.check(store)?;
         let Some(map) = self.data.get(&store) else { return Ok(()) };
-        for (k, v) in map.range(prefix.to_vec()..) {
+        for (k, v) in map.range(from.max(prefix).to_vec()..) {
             if !k.starts_with(prefix) || visit(k, v).is_break() {
                 break;
             }

@@ -1,10 +1,15 @@
-//! Property tests over random event sequences of one item at one site (two locations):
-//! book snapshots, picks, task moves, counts and recounts, human decisions, wall-clock
-//! advances, redeliveries and out-of-order event times.
+//! Property tests over random event sequences of one item at one site (two storage locations
+//! and a dock): book snapshots, picks (free, or on a few task lines and allocations, so lines
+//! get confirmed twice and allocations overrun), allocations, task moves, ASN lines, receipts
+//! against the ASN (some damaged, some closing the receipt), putaways, damaged scans, lots with
+//! expiry dates, no-reads and wrong scans, ERP acknowledgements, item master versions (lot
+//! control, shelf life), counts and recounts, human decisions, producer retries (same content,
+//! new event id), wall-clock advances, redeliveries and out-of-order event times. Every
+//! detector sees them.
 //!
 //! - a crash, restore from the changelog and continue, at any point, changes no output byte;
 //! - delivering every event twice changes no output byte;
-//! - no STOCK_ADJUSTMENT without an APPROVE decision, and every STOCK_ADJUSTMENT names (in
+//! - no STOCK_ADJUSTMENT or RELEASE_HOLD without an APPROVE decision, and every one names (in
 //!   `approval_ref`) an APPROVE decision that answered that exception's approval request.
 
 use std::collections::BTreeMap;
@@ -12,9 +17,10 @@ use std::collections::BTreeMap;
 use invex_detect::testkit::TestDriver;
 use invex_detect::{Outputs, Policy};
 use invex_model::{
-    ActionType, ApprovalDecision, ApprovalVerdict, BookSnapshot, CanonicalEvent, CountEvent,
-    CountType, EpcisAction, EventHeader, PickEvent, SourceSystem, StockType, TaskEvent, TaskStatus,
-    TaskType,
+    AckStatus, ActionType, ApprovalDecision, ApprovalVerdict, AsnLine, BookSnapshot,
+    CanonicalEvent, ConditionCode, CountEvent, CountType, EpcisAction, EventHeader, IntegrationAck,
+    ItemMaster, OrderAllocation, PickEvent, ReceiptLine, ScanEvent, ScanResult, SourceSystem,
+    StockType, TaskEvent, TaskStatus, TaskType,
 };
 use proptest::prelude::*;
 
@@ -36,6 +42,9 @@ enum Request {
     Missing,
 }
 
+/// One random step. `Retry` re-sends an earlier event with identical content under a new
+/// event id; `Expiring` is a lot with an expiry `days` after the first day, scanned (kind 0),
+/// received (1: 3 at the dock) or allocated (2: shipping ten days after the first day).
 #[derive(Debug, Clone)]
 enum Op {
     Book { loc: usize, qty: i64 },
@@ -45,6 +54,17 @@ enum Op {
     Decide { verdict: ApprovalVerdict, target: Target, request: Request },
     Wall { ms: i64 },
     Redeliver { back: usize },
+    Retry { back: usize },
+    Allocate { id: usize, qty: i64 },
+    PickLine { line: usize, qty: i64, alloc: Option<usize> },
+    Asn { qty: i64 },
+    Receive { qty: i64, closed: bool, damaged: bool },
+    Putaway { qty: i64, elsewhere: bool },
+    DamagedScan { loc: usize, qty: i64 },
+    Expiring { lot: usize, days: i32, kind: u8 },
+    Scan { loc: usize, result: u8 },
+    Ack { message: usize, status: u8 },
+    Master { lot_controlled: bool, min_shelf_life: Option<i32> },
 }
 
 /// An op with the event-time step before it (seconds, may be negative: out of order).
@@ -73,7 +93,7 @@ fn op(with_approve: bool) -> impl Strategy<Value = Op> {
     ];
     prop_oneof![
         2 => (0..2usize, 50..150i64).prop_map(|(loc, qty)| Op::Book { loc, qty }),
-        3 => (0..2usize, 0..15i64).prop_map(|(loc, qty)| Op::Pick { loc, qty }),
+        3 => (0..2usize, 0..60i64).prop_map(|(loc, qty)| Op::Pick { loc, qty }),
         1 => (0..2usize, 0..15i64).prop_map(|(from, qty)| Op::Move { from, qty }),
         5 => (0..2usize, 40..160i64, 1..=3i32, proptest::option::of(40..160i64))
             .prop_map(|(loc, counted, seq, wms)| Op::Count { loc, counted, seq, wms }),
@@ -81,11 +101,28 @@ fn op(with_approve: bool) -> impl Strategy<Value = Op> {
             .prop_map(|(verdict, target, request)| Op::Decide { verdict, target, request }),
         2 => (0..4_000i64).prop_map(|ms| Op::Wall { ms }),
         1 => (1..6usize).prop_map(|back| Op::Redeliver { back }),
+        1 => (1..4usize).prop_map(|back| Op::Retry { back }),
+        1 => (0..2usize, 0..160i64).prop_map(|(id, qty)| Op::Allocate { id, qty }),
+        2 => (0..2usize, 0..8i64, proptest::option::of(0..2usize))
+            .prop_map(|(line, qty, alloc)| Op::PickLine { line, qty, alloc }),
+        1 => (0..60i64).prop_map(|qty| Op::Asn { qty }),
+        2 => (0..40i64, any::<bool>(), proptest::bool::weighted(0.3))
+            .prop_map(|(qty, closed, damaged)| Op::Receive { qty, closed, damaged }),
+        1 => (0..40i64, proptest::bool::weighted(0.2))
+            .prop_map(|(qty, elsewhere)| Op::Putaway { qty, elsewhere }),
+        1 => (0..2usize, 1..5i64).prop_map(|(loc, qty)| Op::DamagedScan { loc, qty }),
+        2 => (0..2usize, -2..12i32, 0..3u8)
+            .prop_map(|(lot, days, kind)| Op::Expiring { lot, days, kind }),
+        2 => (0..2usize, 0..3u8).prop_map(|(loc, result)| Op::Scan { loc, result }),
+        2 => (0..3usize, 0..4u8).prop_map(|(message, status)| Op::Ack { message, status }),
+        1 => (any::<bool>(), proptest::option::of(0..20i32)).prop_map(|(lot_controlled, days)| {
+            Op::Master { lot_controlled, min_shelf_life: days }
+        }),
     ]
 }
 
 fn steps(with_approve: bool) -> impl Strategy<Value = Vec<Step>> {
-    proptest::collection::vec((-20..600i64, op(with_approve)), 1..45)
+    proptest::collection::vec((-20..600i64, op(with_approve)), 1..60)
 }
 
 fn header(id: &str, time: i64, system: SourceSystem) -> EventHeader {
@@ -174,6 +211,28 @@ impl Run {
                 assert!(self.driver.pipe(event).unwrap().duplicate);
                 return self.collect();
             }
+            Op::Retry { back } => {
+                let Some(event) = self.delivered.iter().rev().nth(back - 1).cloned() else {
+                    return;
+                };
+                let retried = with_event_id(event, &id);
+                if let CanonicalEvent::Approval(d) = &retried {
+                    self.decisions.push(d.clone());
+                }
+                retried
+            }
+            Op::Allocate { id: a, qty } => allocate(&id, t, *a, *qty),
+            Op::PickLine { line, qty, alloc } => pick_line(&id, t, *line, *qty, *alloc),
+            Op::Asn { qty } => asn(&id, t, *qty),
+            Op::Receive { qty, closed, damaged } => receive(&id, t, *qty, *closed, *damaged),
+            Op::Putaway { qty, elsewhere } => putaway(&id, t, *qty, *elsewhere),
+            Op::DamagedScan { loc, qty } => damaged_scan(&id, t, LOCATIONS[*loc], *qty),
+            Op::Expiring { lot, days, kind } => expiring(&id, t, *lot, *days, *kind),
+            Op::Scan { loc, result } => scan(&id, t, *loc, *result),
+            Op::Ack { message, status } => ack(&id, t, *message, *status),
+            Op::Master { lot_controlled, min_shelf_life } => {
+                master(&id, t, *lot_controlled, *min_shelf_life)
+            }
             Op::Book { loc, qty } => book(&id, t, LOCATIONS[*loc], *qty),
             Op::Pick { loc, qty } => pick(&id, t, LOCATIONS[*loc], *qty),
             Op::Move { from, qty } => {
@@ -231,6 +290,221 @@ impl Run {
     }
 }
 
+/// The same event under another event id (a producer retry).
+fn with_event_id(mut event: CanonicalEvent, id: &str) -> CanonicalEvent {
+    let header = match &mut event {
+        CanonicalEvent::Scan(e) => &mut e.header,
+        CanonicalEvent::Receipt(e) => &mut e.header,
+        CanonicalEvent::Pick(e) => &mut e.header,
+        CanonicalEvent::Count(e) => &mut e.header,
+        CanonicalEvent::Task(e) => &mut e.header,
+        CanonicalEvent::Asn(e) => &mut e.header,
+        CanonicalEvent::Book(e) => &mut e.header,
+        CanonicalEvent::Allocation(e) => &mut e.header,
+        CanonicalEvent::Ack(e) => &mut e.header,
+        CanonicalEvent::Item(e) => &mut e.header,
+        CanonicalEvent::Approval(e) => &mut e.header,
+    };
+    header.event_id = id.to_owned();
+    event
+}
+
+fn allocate(id: &str, t: i64, a: usize, qty: i64) -> CanonicalEvent {
+    CanonicalEvent::Allocation(allocation_event(id, t, a, qty))
+}
+
+fn allocation_event(id: &str, t: i64, a: usize, qty: i64) -> OrderAllocation {
+    OrderAllocation {
+        header: header(id, t, SourceSystem::Oms),
+        allocation_id: format!("A{a}"),
+        order_id: format!("O{a}"),
+        order_line: 1,
+        channel: None,
+        sku: "SKU-1".to_owned(),
+        location_id: Some(LOCATIONS[0].to_owned()),
+        lot: None,
+        qty_ordered: qty,
+        qty_allocated: qty,
+        uom: "EA".to_owned(),
+        status: "RELEASED".to_owned(),
+        promised_ship_time: None,
+    }
+}
+
+fn pick_line(id: &str, t: i64, line: usize, qty: i64, alloc: Option<usize>) -> CanonicalEvent {
+    let mut p = pick_event(id, t, LOCATIONS[line % 2], qty);
+    p.pick_task_id = format!("T{line}");
+    p.order_id = format!("O{line}");
+    p.qty_requested = 4;
+    p.allocation_id = alloc.map(|a| format!("A{a}"));
+    CanonicalEvent::Pick(p)
+}
+
+fn asn(id: &str, t: i64, qty: i64) -> CanonicalEvent {
+    CanonicalEvent::Asn(AsnLine {
+        header: header(id, t, SourceSystem::Erp),
+        asn_id: "ASN-1".to_owned(),
+        po_id: "PO-1".to_owned(),
+        line_no: 1,
+        supplier_id: "SUP-1".to_owned(),
+        sku: "SKU-1".to_owned(),
+        gtin: None,
+        qty_expected: qty,
+        uom: "EA".to_owned(),
+        expected_lots: Vec::new(),
+        ssccs: Vec::new(),
+        under_tolerance_pct: None,
+        over_tolerance_pct: Some(5.0),
+        unlimited_over: false,
+        min_remaining_shelf_life_days: None,
+        eta: None,
+    })
+}
+
+fn receive(id: &str, t: i64, qty: i64, closed: bool, damaged: bool) -> CanonicalEvent {
+    CanonicalEvent::Receipt(receipt_event(id, t, qty, closed, damaged))
+}
+
+fn receipt_event(id: &str, t: i64, qty: i64, closed: bool, damaged: bool) -> ReceiptLine {
+    ReceiptLine {
+        header: header(id, t, SourceSystem::Wms),
+        receipt_id: "GR-1".to_owned(),
+        line_no: 1,
+        asn_id: Some("ASN-1".to_owned()),
+        po_id: Some("PO-1".to_owned()),
+        po_line: Some(1),
+        supplier_id: Some("SUP-1".to_owned()),
+        carrier_id: Some("CAR-1".to_owned()),
+        sku: "SKU-1".to_owned(),
+        gtin: None,
+        lot: None,
+        expiry_date: None,
+        serials: Vec::new(),
+        location_id: "DOCK".to_owned(),
+        qty_received: qty,
+        qty_accepted: qty,
+        uom: "EA".to_owned(),
+        condition_code: if damaged { ConditionCode::Damaged } else { ConditionCode::Good },
+        stock_type: StockType::Unrestricted,
+        lpn: None,
+        receipt_closed: closed,
+    }
+}
+
+fn putaway(id: &str, t: i64, qty: i64, elsewhere: bool) -> CanonicalEvent {
+    let mut task = task_event(id, t, "DOCK", LOCATIONS[0], qty);
+    task.task_type = TaskType::Putaway;
+    task.actual_location_id = Some(LOCATIONS[usize::from(elsewhere)].to_owned());
+    CanonicalEvent::Task(task)
+}
+
+fn damaged_scan(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
+    let mut scan = scan_event(id, t, loc, qty);
+    scan.header.disposition = Some("damaged".to_owned());
+    CanonicalEvent::Scan(scan)
+}
+
+fn scan_event(id: &str, t: i64, loc: &str, qty: i64) -> ScanEvent {
+    ScanEvent {
+        header: header(id, t, SourceSystem::Edge),
+        raw_barcode: "0".to_owned(),
+        symbology: None,
+        sku: "SKU-1".to_owned(),
+        gtin: None,
+        sscc: None,
+        lpn: None,
+        lot: None,
+        expiry_date: None,
+        serial: None,
+        location_id: loc.to_owned(),
+        quantity: qty,
+        uom: "EA".to_owned(),
+        scan_result: ScanResult::Ok,
+        task_id: None,
+        task_type: None,
+        expected_gtin: None,
+        expected_lot: None,
+        expected_location_id: None,
+    }
+}
+
+fn master(id: &str, t: i64, lot_controlled: bool, min_shelf_life: Option<i32>) -> CanonicalEvent {
+    CanonicalEvent::Item(ItemMaster {
+        header: header(id, t, SourceSystem::Erp),
+        sku: "SKU-1".to_owned(),
+        gtins: Vec::new(),
+        base_uom: "EA".to_owned(),
+        case_pack: None,
+        abc_class: "B".to_owned(),
+        unit_cost: 4.0,
+        currency: "EUR".to_owned(),
+        lot_controlled,
+        serial_controlled: false,
+        min_remaining_shelf_life_days: min_shelf_life,
+    })
+}
+
+/// Status SENT (0), ACK (1), ERROR (2) or RETRYING (3) of posting M<message>.
+fn ack(id: &str, t: i64, message: usize, status: u8) -> CanonicalEvent {
+    CanonicalEvent::Ack(IntegrationAck {
+        header: header(id, t, SourceSystem::Erp),
+        message_id: format!("M{message}"),
+        direction: "WMS_TO_ERP".to_owned(),
+        doc_type: "GI".to_owned(),
+        sku: "SKU-1".to_owned(),
+        quantity: -3,
+        related_event_ids: Vec::new(),
+        status: match status {
+            0 => AckStatus::Sent,
+            1 => AckStatus::Ack,
+            2 => AckStatus::Error,
+            _ => AckStatus::Retrying,
+        },
+        error_code: None,
+        attempt: 1,
+    })
+}
+
+/// A no-read (0), a wrong item for task T<loc> (1) or an item the device does not know (2).
+fn scan(id: &str, t: i64, loc: usize, result: u8) -> CanonicalEvent {
+    let mut scan = scan_event(id, t, LOCATIONS[loc], 1);
+    scan.scan_result = match result {
+        0 => ScanResult::NoRead,
+        1 => ScanResult::Mismatch,
+        _ => ScanResult::UnknownItem,
+    };
+    scan.task_id = Some(format!("T{loc}"));
+    scan.expected_gtin = Some("0400".to_owned());
+    scan.gtin = Some("0999".to_owned());
+    CanonicalEvent::Scan(scan)
+}
+
+fn expiring(id: &str, t: i64, lot: usize, days: i32, kind: u8) -> CanonicalEvent {
+    let lot_id = format!("LOT{lot}");
+    let expiry = i32::try_from(START / 86_400_000).unwrap_or(0) + days;
+    match kind {
+        0 => {
+            let mut scan = scan_event(id, t, LOCATIONS[lot], 1);
+            scan.lot = Some(lot_id);
+            scan.expiry_date = Some(expiry);
+            CanonicalEvent::Scan(scan)
+        }
+        1 => {
+            let mut r = receipt_event(id, t, 3, false, false);
+            r.asn_id = None;
+            r.lot = Some(lot_id);
+            r.expiry_date = Some(expiry);
+            CanonicalEvent::Receipt(r)
+        }
+        _ => {
+            let mut a = allocation_event(id, t, lot + 2, 2);
+            a.lot = Some(lot_id);
+            a.promised_ship_time = Some(START + 10 * 86_400_000);
+            CanonicalEvent::Allocation(a)
+        }
+    }
+}
+
 fn book(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
     CanonicalEvent::Book(BookSnapshot {
         header: header(id, t, SourceSystem::Erp),
@@ -247,7 +521,11 @@ fn book(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
 }
 
 fn pick(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
-    CanonicalEvent::Pick(PickEvent {
+    CanonicalEvent::Pick(pick_event(id, t, loc, qty))
+}
+
+fn pick_event(id: &str, t: i64, loc: &str, qty: i64) -> PickEvent {
+    PickEvent {
         header: header(id, t, SourceSystem::Wms),
         pick_task_id: format!("pick-{id}"),
         order_id: format!("ord-{id}"),
@@ -262,11 +540,15 @@ fn pick(id: &str, t: i64, loc: &str, qty: i64) -> CanonicalEvent {
         uom: "EA".to_owned(),
         short_reason: None,
         confirm_method: "SCAN".to_owned(),
-    })
+    }
 }
 
 fn move_task(id: &str, t: i64, from: &str, to: &str, qty: i64) -> CanonicalEvent {
-    CanonicalEvent::Task(TaskEvent {
+    CanonicalEvent::Task(task_event(id, t, from, to, qty))
+}
+
+fn task_event(id: &str, t: i64, from: &str, to: &str, qty: i64) -> TaskEvent {
+    TaskEvent {
         header: header(id, t, SourceSystem::Wms),
         task_id: format!("task-{id}"),
         task_type: TaskType::Move,
@@ -280,7 +562,7 @@ fn move_task(id: &str, t: i64, from: &str, to: &str, qty: i64) -> CanonicalEvent
         actual_location_id: None,
         override_reason: None,
         lpn: None,
-    })
+    }
 }
 
 fn count(id: &str, t: i64, loc: &str, counted: i64, seq: i32, wms: Option<i64>) -> CanonicalEvent {
@@ -328,8 +610,9 @@ fn check_adjustments(run: &Run) -> Result<usize, TestCaseError> {
         .filter(|d| d.verdict == ApprovalVerdict::Approve)
         .map(|d| (d.header.event_id.as_str(), d))
         .collect();
+    let gated = [ActionType::StockAdjustment, ActionType::ReleaseHold];
     let adjustments: Vec<_> =
-        run.log.actions.iter().filter(|a| a.action_type == ActionType::StockAdjustment).collect();
+        run.log.actions.iter().filter(|a| gated.contains(&a.action_type)).collect();
     for adjustment in &adjustments {
         let reference = adjustment.approval_ref.as_deref();
         let decision = reference.and_then(|r| approves.get(r));
@@ -347,7 +630,7 @@ fn check_adjustments(run: &Run) -> Result<usize, TestCaseError> {
     for a in &adjustments {
         *per_exception.entry(&a.exception_id).or_insert(0) += 1;
     }
-    prop_assert!(per_exception.values().all(|&n| n == 1), "one adjustment per exception");
+    prop_assert!(per_exception.values().all(|&n| n == 1), "one gated action per exception");
     Ok(adjustments.len())
 }
 
@@ -400,5 +683,24 @@ fn the_generated_shape_reaches_an_adjustment() {
         (60, approve),
     ];
     let run = run(&steps, None, false);
+    assert_eq!(check_adjustments(&run).unwrap(), 1);
+}
+
+#[test]
+fn the_generated_shape_reaches_a_write_off_of_damaged_goods() {
+    let approve = Op::Decide {
+        verdict: ApprovalVerdict::Approve,
+        target: Target::Latest,
+        request: Request::Outstanding,
+    };
+    let steps = vec![
+        (0, Op::Book { loc: 0, qty: 100 }),
+        (0, Op::Asn { qty: 30 }),
+        (60, Op::Receive { qty: 30, closed: true, damaged: true }),
+        (60, approve),
+    ];
+    let run = run(&steps, None, false);
+    let types: Vec<_> = run.log.exceptions.iter().map(|e| e.exception_type).collect();
+    assert!(types.contains(&invex_model::ExceptionType::DamagedGoods), "{types:?}");
     assert_eq!(check_adjustments(&run).unwrap(), 1);
 }

@@ -33,4 +33,14 @@ impl Store for TaskStorePort<'_> {
     ) -> Result<(), StoreError> {
         self.0.scan_prefix(store.as_str(), prefix, visit).map_err(port_error)
     }
+
+    fn scan_prefix_from(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.0.scan_prefix_from(store.as_str(), prefix, from, visit).map_err(port_error)
+    }
 }

@@ -95,10 +95,11 @@ impl Overlay {
         &'a self,
         id: StoreId,
         prefix: &'a [u8],
+        from: &'a [u8],
     ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
         self.stores[id.0]
             .writes
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
             .take_while(move |(key, _)| key.starts_with(prefix))
             .map(|(key, write)| (key.as_slice(), write.value.as_deref()))
     }
@@ -213,8 +214,10 @@ mod tests {
             overlay.write(a, key, Some(key));
         }
         overlay.write(a, b"p1", None);
-        let seen: Vec<_> = overlay.prefix(a, b"p").collect();
+        let seen: Vec<_> = overlay.prefix(a, b"p", b"p").collect();
         assert_eq!(seen, vec![(&b"p"[..], Some(&b"p"[..])), (b"p1", None), (b"p2", Some(b"p2"))]);
+        let from: Vec<_> = overlay.prefix(a, b"p", b"p10").collect();
+        assert_eq!(from, vec![(&b"p2"[..], Some(&b"p2"[..]))], "starts at the first key >= from");
     }
 
     #[test]

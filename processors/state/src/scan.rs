@@ -21,19 +21,23 @@ struct Step {
     overlay: bool,
 }
 
-/// Visits the merged view of `overlay` (pending writes under `prefix`, ascending) and the
-/// committed keys under `prefix` in `cf`, until `visit` breaks or both sides are exhausted.
+/// Visits the merged view of `overlay` (pending writes under `prefix` from `from` on,
+/// ascending) and the committed keys under `prefix` from `from` on in `cf`, until `visit`
+/// breaks or both sides are exhausted. `from` lets a caller that knows where live keys start
+/// seek past the deleted ones (a queue-like store accumulates tombstones at its head, which a
+/// scan from the prefix would step over one by one).
 pub(crate) fn merged_prefix_scan<'a>(
     db: &DB,
     cf: &ColumnFamily,
     prefix: &[u8],
+    from: &[u8],
     overlay: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
     visit: &mut ScanVisitor<'_>,
 ) -> Result<(), rocksdb::Error> {
     let mut read = ReadOptions::default();
     read.set_iterate_range(PrefixRange(prefix));
     let mut disk = db.raw_iterator_cf_opt(cf, read);
-    disk.seek(prefix);
+    disk.seek(from.max(prefix));
     let mut overlay = overlay.peekable();
     loop {
         let step = match (disk.item(), overlay.peek().copied()) {

@@ -100,10 +100,21 @@ impl TaskStore {
         prefix: &[u8],
         visit: &mut ScanVisitor<'_>,
     ) -> Result<(), StateError> {
+        self.scan_prefix_from(store, prefix, prefix, visit)
+    }
+
+    /// Like [`TaskStore::scan_prefix`], starting at the first key `>= from`.
+    pub fn scan_prefix_from(
+        &self,
+        store: &str,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut ScanVisitor<'_>,
+    ) -> Result<(), StateError> {
         let id = self.store_id(store)?;
         let cf = self.family(store)?;
-        let pending = self.overlay.prefix(id, prefix);
-        merged_prefix_scan(&self.db, cf, prefix, pending, visit).map_err(|e| self.rocks(e))
+        let pending = self.overlay.prefix(id, prefix, from);
+        merged_prefix_scan(&self.db, cf, prefix, from, pending, visit).map_err(|e| self.rocks(e))
     }
 
     /// Drains the changelog records of the open transaction written since the last call: one

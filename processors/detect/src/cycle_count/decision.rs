@@ -5,7 +5,8 @@
 //! Anything else is audited as DECISION_IGNORED and changes nothing: not an error, not poison,
 //! because stale or misrouted decisions are normal in human workflows. An exception id this
 //! task does not know is audited with version 0 and status CLOSED (never opened here, or
-//! resolved and past its retention).
+//! resolved and past its retention) unless it is an exception of the shared lifecycle of the
+//! other detectors, which applies it (see the exceptions module).
 //!
 //! - APPROVE: a STOCK_ADJUSTMENT of the proposed quantity, `approval_ref` = the decision's
 //!   event id, reason code from the decision or the policy (EDIFACT 4499 `4`); the exception
@@ -39,6 +40,9 @@ pub(super) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
     let h = &d.header;
     let key = exception_key(&item_key(&h.tenant_id, &h.site_id, &d.sku), &d.exception_id);
     let Some(mut state) = ctx.get(EXCEPTION, &key)? else {
+        if crate::exceptions::owns(ctx, d)? {
+            return Ok(()); // another detector's exception: the shared lifecycle decides
+        }
         let audit = ignored_unknown(ctx.policy().version(), d);
         ctx.emit_audit(audit);
         return Ok(());

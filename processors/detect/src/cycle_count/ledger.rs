@@ -90,6 +90,7 @@ pub(super) fn apply_snapshot(
     let h = &snapshot.header;
     if merge_snapshot(&mut ledger.baseline, h.event_time, row, snapshot.quantity, &h.event_id) {
         ledger.uom.get_or_insert_with(|| snapshot.uom.clone());
+        ledger.anchored = true;
         ctx.put(LEDGER, &key, &ledger)?;
     }
     Ok(())

@@ -20,6 +20,7 @@ mod evaluate;
 mod ledger;
 mod lifecycle;
 mod records;
+mod shared;
 mod state;
 mod validate;
 
@@ -27,10 +28,10 @@ use invex_model::{
     BookSnapshot, CanonicalEvent, ItemMaster, PickEvent, ReceiptLine, TaskEvent, TaskStatus,
 };
 
-pub(crate) use self::state::STORES;
-use self::state::{
-    EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE, Subject, item_key,
-};
+pub(crate) use self::records::{AuditDraft, action, add_sources, audit, symbol};
+pub(crate) use self::shared::{BookView, ItemView, adjust, book, item, lot_books};
+use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
+pub(crate) use self::state::{STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::store::StoreName;

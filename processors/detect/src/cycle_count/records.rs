@@ -44,16 +44,16 @@ pub(super) struct Evaluation {
 
 /// An audit record before the exception version it belongs to is final.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct AuditDraft {
-    pub(super) decision: Decision,
-    pub(super) from: Option<ExceptionStatus>,
-    pub(super) to: ExceptionStatus,
-    pub(super) at: i64,
-    pub(super) note: String,
-    pub(super) actor: Option<String>,
-    pub(super) action_ids: Vec<String>,
-    pub(super) inputs: Vec<String>,
-    pub(super) details: BTreeMap<String, String>,
+pub(crate) struct AuditDraft {
+    pub(crate) decision: Decision,
+    pub(crate) from: Option<ExceptionStatus>,
+    pub(crate) to: ExceptionStatus,
+    pub(crate) at: i64,
+    pub(crate) note: String,
+    pub(crate) actor: Option<String>,
+    pub(crate) action_ids: Vec<String>,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) details: BTreeMap<String, String>,
 }
 
 /// A new exception record (version 1, status OPEN) from an evaluation.
@@ -119,7 +119,7 @@ pub(super) fn apply_evaluation(
 }
 
 /// Appends event ids that are not there yet, keeping their order.
-pub(super) fn add_sources(record: &mut ExceptionRecord, ids: &[String]) {
+pub(crate) fn add_sources(record: &mut ExceptionRecord, ids: &[String]) {
     for id in ids {
         if !record.source_event_ids.contains(id) {
             record.source_event_ids.push(id.clone());
@@ -191,7 +191,7 @@ pub(super) fn evaluation_details(eval: &Evaluation) -> BTreeMap<String, String> 
 }
 
 /// An action for `record` with the fields every action type shares.
-pub(super) fn action(
+pub(crate) fn action(
     record: &ExceptionRecord,
     action_type: ActionType,
     attempt: i32,
@@ -228,7 +228,7 @@ pub(super) fn action(
 }
 
 /// The audit record of a draft, for the record version it produced.
-pub(super) fn audit(
+pub(crate) fn audit(
     record: &ExceptionRecord,
     draft: AuditDraft,
     rule: &str,
@@ -277,6 +277,6 @@ pub(super) fn decision_name(decision: Decision) -> &'static str {
 }
 
 /// The serde symbol of a model enum (`AWAITING_RECOUNT`, `REQUEST_RECOUNT`), for notes.
-pub(super) fn symbol<T: serde::Serialize>(value: T) -> String {
+pub(crate) fn symbol<T: serde::Serialize>(value: T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -54,7 +54,7 @@ pub(super) const FOLD: u8 = b'F';
 pub(super) const PURGE: u8 = b'P';
 
 /// Key of an item (`tenant, site, sku`).
-pub(super) fn item_key(tenant: &str, site: &str, sku: &str) -> Vec<u8> {
+pub(crate) fn item_key(tenant: &str, site: &str, sku: &str) -> Vec<u8> {
     Key::new().str(tenant).str(site).str(sku).into_bytes()
 }
 
@@ -65,17 +65,17 @@ pub(super) fn exception_key(item: &[u8], exception_id: &str) -> Vec<u8> {
 
 /// What a count is about: one SKU (and lot) at one location of one site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Subject {
-    pub(super) tenant: String,
-    pub(super) site: String,
-    pub(super) sku: String,
-    pub(super) location: String,
-    pub(super) lot: Option<String>,
+pub(crate) struct Subject {
+    pub(crate) tenant: String,
+    pub(crate) site: String,
+    pub(crate) sku: String,
+    pub(crate) location: String,
+    pub(crate) lot: Option<String>,
 }
 
 impl Subject {
     /// A subject; an empty lot means no lot.
-    pub(super) fn new(
+    pub(crate) fn new(
         header: &invex_model::EventHeader,
         sku: &str,
         location: &str,
@@ -90,7 +90,7 @@ impl Subject {
         }
     }
 
-    pub(super) fn item_key(&self) -> Vec<u8> {
+    pub(crate) fn item_key(&self) -> Vec<u8> {
         item_key(&self.tenant, &self.site, &self.sku)
     }
 
@@ -99,12 +99,12 @@ impl Subject {
         Key::new().raw(&self.item_key()).str(&self.location).into_bytes()
     }
 
-    pub(super) fn key(&self) -> Vec<u8> {
+    pub(crate) fn key(&self) -> Vec<u8> {
         Key::new().raw(&self.location_prefix()).opt_str(self.lot.as_deref()).into_bytes()
     }
 
     /// `sku|location|lot`, the subject used in exception ids.
-    pub(super) fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!("{}|{}|{}", self.sku, self.location, self.lot.as_deref().unwrap_or(""))
     }
 }
@@ -171,6 +171,11 @@ pub(super) struct LedgerState {
     pub(super) baseline: Baseline,
     /// Due time of the scheduled fold timer, if any.
     pub(super) fold_due: Option<i64>,
+    /// True once an ERP snapshot gave the book an absolute level (folds keep it); before,
+    /// the book is only the sum of the movements seen. Omitted from the value while false,
+    /// so values written before the field existed stay byte-identical.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) anchored: bool,
 }
 
 /// Kind of a movement.

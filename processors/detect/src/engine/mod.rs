@@ -1,8 +1,10 @@
 //! The engine: one per task (input partition), generic over detectors.
 //!
 //! For each event it: rejects impossible headers (poison); drops a duplicate event id without
-//! writing anything; computes the new stream time (highest event time seen by the task);
-//! lets every detector validate, then process, the event; records the event id and the stream
+//! writing anything, and so an event a detector recognises as a repeat of an earlier one
+//! under a new id ([`Detector::is_repeat`]: identical content, a producer retry); computes the
+//! new stream time (highest event time seen by the task); lets every detector validate, then
+//! process, the event; records the event id and the stream
 //! time; and fires the stream-time timers that are now due. [`Engine::on_wall_clock`] fires
 //! wall-clock timers. Timers fire in (due time, owner, key) order and are deleted as they
 //! fire, so a timer fires once.
@@ -20,13 +22,25 @@ use std::sync::Arc;
 
 use invex_model::CanonicalEvent;
 
+use crate::allocation::{self, AllocationConflict};
+use crate::barcode::{self, BarcodeMismatch};
 use crate::cycle_count::{self, CycleCount};
+use crate::damaged::DamagedGoods;
 use crate::detector::{Ctx, Detector, FiredTimer, TimerKind, Times};
+use crate::duplicate_pick::{self, DuplicatePick};
 use crate::error::DetectError;
+use crate::exceptions::{self, Cases};
+use crate::expired::{self, ExpiredInventory};
 use crate::key::decode_time;
+use crate::lots::{self, LotSerial};
+use crate::master::{self, Master};
+use crate::negative_on_hand::NegativeOnHand;
 use crate::output::{Outcome, Outputs};
 use crate::policy::Policy;
+use crate::putaway::{self, PutawayFailure};
+use crate::receiving::{self, ReceivingVariance};
 use crate::store::{Store, StoreName};
+use crate::sync::{self, SyncFailure};
 
 use self::dedupe::{META, SEEN};
 use self::timers::{TIMERS, Timers};
@@ -35,17 +49,48 @@ use self::timers::{TIMERS, Timers};
 const ENGINE_OWNER: &str = "engine";
 
 /// Every store the engine and its detectors use.
-const ALL_STORES: [StoreName; 3 + cycle_count::STORES.len()] = [
-    META,
-    SEEN,
-    TIMERS,
-    cycle_count::STORES[0],
-    cycle_count::STORES[1],
-    cycle_count::STORES[2],
-    cycle_count::STORES[3],
-    cycle_count::STORES[4],
-    cycle_count::STORES[5],
-];
+const ALL_STORES: [StoreName;
+    3 + cycle_count::STORES.len()
+        + exceptions::STORES.len()
+        + duplicate_pick::OWN_STORES.len()
+        + receiving::OWN_STORES.len()
+        + putaway::OWN_STORES.len()
+        + master::STORES.len()
+        + expired::OWN_STORES.len()
+        + barcode::OWN_STORES.len()
+        + allocation::OWN_STORES.len()
+        + sync::OWN_STORES.len()
+        + lots::OWN_STORES.len()] = concat(&[
+    &[META, SEEN, TIMERS],
+    &cycle_count::STORES,
+    &exceptions::STORES,
+    &duplicate_pick::OWN_STORES,
+    &receiving::OWN_STORES,
+    &putaway::OWN_STORES,
+    &master::STORES,
+    &expired::OWN_STORES,
+    &barcode::OWN_STORES,
+    &allocation::OWN_STORES,
+    &sync::OWN_STORES,
+    &lots::OWN_STORES,
+]);
+
+/// Concatenates store lists at compile time; `N` must be their total length (a wrong `N`
+/// fails the build, or leaves empty names that the store-name test rejects).
+const fn concat<const N: usize>(parts: &[&[StoreName]]) -> [StoreName; N] {
+    let mut out = [StoreName(""); N];
+    let (mut i, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut j = 0;
+        while j < parts[p].len() {
+            out[i] = parts[p][j];
+            i += 1;
+            j += 1;
+        }
+        p += 1;
+    }
+    out
+}
 
 /// Runs the detectors of one task over its events and timers.
 pub struct Engine {
@@ -73,7 +118,23 @@ impl Engine {
     pub fn new(policy: Arc<Policy>) -> Self {
         Self {
             policy,
-            detectors: vec![Box::new(CycleCount)],
+            detectors: vec![
+                // Before the cycle-count rule: it compares a new ERP snapshot with the
+                // previous one, which the cycle-count ledger replaces.
+                Box::new(SyncFailure),
+                Box::new(CycleCount),
+                Box::new(Master),
+                Box::new(Cases),
+                Box::new(NegativeOnHand),
+                Box::new(DuplicatePick),
+                Box::new(ReceivingVariance),
+                Box::new(PutawayFailure),
+                Box::new(DamagedGoods),
+                Box::new(ExpiredInventory),
+                Box::new(BarcodeMismatch),
+                Box::new(AllocationConflict),
+                Box::new(LotSerial),
+            ],
             timers: Timers::default(),
             stream_time: None,
             loaded: false,
@@ -114,6 +175,12 @@ impl Engine {
         let previous = self.stream_time;
         let stream_time = previous.map_or(header.event_time, |s| s.max(header.event_time));
         let times = Times { event_time: header.event_time, stream_time, wall_clock };
+        for detector in &self.detectors {
+            let ctx = Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+            if detector.is_repeat(event, &ctx)? {
+                return Ok(Outcome { duplicate: true, ..Outcome::default() });
+            }
+        }
         for detector in &self.detectors {
             let ctx = Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
             detector.validate(event, &ctx)?;

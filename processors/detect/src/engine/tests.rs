@@ -58,9 +58,17 @@ impl Harness {
 
 #[test]
 fn detector_stores_are_declared() {
-    for store in CycleCount.stores() {
-        assert!(Engine::store_names().contains(store), "{store} is not declared");
+    let engine = Engine::new(Arc::new(Policy::default_policy()));
+    for detector in &engine.detectors {
+        for store in detector.stores() {
+            assert!(Engine::store_names().contains(store), "{store} is not declared");
+        }
     }
+    let mut owners: Vec<&str> = engine.detectors.iter().map(|d| d.name()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    assert_eq!(owners.len(), engine.detectors.len(), "detector names (timer owners) are unique");
+    assert!(Engine::store_names().iter().all(|s| !s.as_str().is_empty()));
     let mut names: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
     names.sort_unstable();
     names.dedup();

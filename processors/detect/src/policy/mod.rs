@@ -9,7 +9,9 @@
 //! # Overrides and their precedence
 //!
 //! `[[overrides]]` blocks match on any of `tenant`, `site`, `class` (effective ABC class) and
-//! `sku`; each may set any cycle-count threshold. For every threshold separately, the value
+//! `sku`; each may set any cycle-count threshold (`[overrides.cycle_count]`) and any key of
+//! the other detectors' sections (`[overrides.negative_on_hand]`, ...; see the sections
+//! module). For every threshold separately, the value
 //! comes from the most specific matching block that sets it, else from the class defaults.
 //! Specificity ranks the criteria `sku` > `class` > `site` > `tenant`: a block naming the SKU
 //! beats any block that does not, then one naming the class, and so on (the set of criteria is
@@ -18,12 +20,21 @@
 
 mod parse;
 mod reader;
+mod sections;
 
 use std::collections::BTreeMap;
 
 use invex_model::{OwnerTeam, RootCauseCategory};
 
 pub use parse::{PolicyError, PolicyIssue};
+pub use sections::{
+    BarcodeMismatchOverride, BarcodeMismatchPolicy, DamagedGoodsOverride, DamagedGoodsPolicy,
+    DetectorOverrides, DetectorPolicies, DuplicatePickOverride, DuplicatePickPolicy,
+    ExpiredInventoryOverride, ExpiredInventoryPolicy, LotSerialOverride, LotSerialPolicy,
+    NegativeOnHandOverride, NegativeOnHandPolicy, OrderAllocationConflictOverride,
+    OrderAllocationConflictPolicy, PutawayFailureOverride, PutawayFailurePolicy,
+    ReceivingVarianceOverride, ReceivingVariancePolicy, SyncFailureOverride, SyncFailurePolicy,
+};
 
 /// The embedded default policy.
 pub(crate) const DEFAULT_POLICY: &str = include_str!("../../policy/default.toml");
@@ -38,6 +49,7 @@ pub struct Policy {
     /// The unbounded last tier (a field of its own, so there always is one).
     top_tier: ApprovalTier,
     routing: BTreeMap<RootCauseCategory, OwnerTeam>,
+    detectors: DetectorPolicies,
     overrides: Vec<Override>,
 }
 
@@ -107,8 +119,21 @@ pub struct Override {
     pub class: Option<String>,
     /// SKU matched, if any.
     pub sku: Option<String>,
-    /// Thresholds set by the block.
+    /// Cycle-count thresholds set by the block (empty when it has no `cycle_count` table).
     pub cycle_count: CycleCountOverride,
+    /// Thresholds of the other detectors set by the block.
+    pub detectors: DetectorOverrides,
+}
+
+/// The settings of one detector section for one scope, overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved<T> {
+    /// The settings.
+    pub settings: T,
+    /// Effective ABC class the overrides were matched with.
+    pub class: String,
+    /// Names of the override blocks that set at least one value, in precedence order.
+    pub overrides: Vec<String>,
 }
 
 /// Cycle-count thresholds an override may set (`[overrides.cycle_count]`).
@@ -210,15 +235,110 @@ impl Policy {
         self.bounded_tiers.iter().find(fits).unwrap_or(&self.top_tier)
     }
 
-    /// The cycle-count thresholds for `scope`, overrides applied (see the module docs).
-    pub fn cycle_count_thresholds(&self, scope: &Scope<'_>) -> CycleCountThresholds {
+    /// The detector sections without overrides.
+    pub fn detectors(&self) -> &DetectorPolicies {
+        &self.detectors
+    }
+
+    /// NEGATIVE_ON_HAND settings for `scope`, overrides applied.
+    pub fn negative_on_hand(&self, scope: &Scope<'_>) -> Resolved<NegativeOnHandPolicy> {
+        let base = &self.detectors.negative_on_hand;
+        self.resolve(scope, base, |o| o.negative_on_hand.as_ref(), NegativeOnHandPolicy::apply)
+    }
+
+    /// DUPLICATE_PICK settings for `scope`, overrides applied.
+    pub fn duplicate_pick(&self, scope: &Scope<'_>) -> Resolved<DuplicatePickPolicy> {
+        let base = &self.detectors.duplicate_pick;
+        self.resolve(scope, base, |o| o.duplicate_pick.as_ref(), DuplicatePickPolicy::apply)
+    }
+
+    /// RECEIVING_VARIANCE settings for `scope`, overrides applied.
+    pub fn receiving_variance(&self, scope: &Scope<'_>) -> Resolved<ReceivingVariancePolicy> {
+        let base = &self.detectors.receiving_variance;
+        self.resolve(scope, base, |o| o.receiving_variance.as_ref(), ReceivingVariancePolicy::apply)
+    }
+
+    /// PUTAWAY_FAILURE settings for `scope`, overrides applied.
+    pub fn putaway_failure(&self, scope: &Scope<'_>) -> Resolved<PutawayFailurePolicy> {
+        let base = &self.detectors.putaway_failure;
+        self.resolve(scope, base, |o| o.putaway_failure.as_ref(), PutawayFailurePolicy::apply)
+    }
+
+    /// DAMAGED_GOODS settings for `scope`, overrides applied.
+    pub fn damaged_goods(&self, scope: &Scope<'_>) -> Resolved<DamagedGoodsPolicy> {
+        let base = &self.detectors.damaged_goods;
+        self.resolve(scope, base, |o| o.damaged_goods.as_ref(), DamagedGoodsPolicy::apply)
+    }
+
+    /// EXPIRED_INVENTORY settings for `scope`, overrides applied.
+    pub fn expired_inventory(&self, scope: &Scope<'_>) -> Resolved<ExpiredInventoryPolicy> {
+        let base = &self.detectors.expired_inventory;
+        self.resolve(scope, base, |o| o.expired_inventory.as_ref(), ExpiredInventoryPolicy::apply)
+    }
+
+    /// BARCODE_MISMATCH settings for `scope`, overrides applied.
+    pub fn barcode_mismatch(&self, scope: &Scope<'_>) -> Resolved<BarcodeMismatchPolicy> {
+        let base = &self.detectors.barcode_mismatch;
+        self.resolve(scope, base, |o| o.barcode_mismatch.as_ref(), BarcodeMismatchPolicy::apply)
+    }
+
+    /// ORDER_ALLOCATION_CONFLICT settings for `scope`, overrides applied.
+    pub fn order_allocation_conflict(
+        &self,
+        scope: &Scope<'_>,
+    ) -> Resolved<OrderAllocationConflictPolicy> {
+        let base = &self.detectors.order_allocation_conflict;
+        let apply = OrderAllocationConflictPolicy::apply;
+        self.resolve(scope, base, |o| o.order_allocation_conflict.as_ref(), apply)
+    }
+
+    /// SYNC_FAILURE settings for `scope`, overrides applied.
+    pub fn sync_failure(&self, scope: &Scope<'_>) -> Resolved<SyncFailurePolicy> {
+        let base = &self.detectors.sync_failure;
+        self.resolve(scope, base, |o| o.sync_failure.as_ref(), SyncFailurePolicy::apply)
+    }
+
+    /// LOT_SERIAL_INCONSISTENCY settings for `scope`, overrides applied.
+    pub fn lot_serial_inconsistency(&self, scope: &Scope<'_>) -> Resolved<LotSerialPolicy> {
+        let base = &self.detectors.lot_serial_inconsistency;
+        let apply = LotSerialPolicy::apply;
+        self.resolve(scope, base, |o| o.lot_serial_inconsistency.as_ref(), apply)
+    }
+
+    /// Applies the matching overrides of one section to its base settings.
+    fn resolve<T: Clone, O>(
+        &self,
+        scope: &Scope<'_>,
+        base: &T,
+        pick: impl Fn(&DetectorOverrides) -> Option<&O>,
+        apply: impl Fn(&mut T, &O) -> bool,
+    ) -> Resolved<T> {
+        let class = self.effective_class(scope);
+        let mut settings = base.clone();
+        let mut names = Vec::new();
+        for o in self.matching_overrides(scope, &class) {
+            if pick(&o.detectors).is_some_and(|values| apply(&mut settings, values)) {
+                names.push(o.name.clone());
+            }
+        }
+        Resolved { settings, class, overrides: names }
+    }
+
+    /// The scope's ABC class when the policy knows it, else the default class.
+    fn effective_class(&self, scope: &Scope<'_>) -> String {
         let cc = &self.cycle_count;
-        let class = scope
+        scope
             .class
             .map(str::trim)
             .map(str::to_ascii_uppercase)
             .filter(|c| cc.tolerances.contains_key(c))
-            .unwrap_or_else(|| cc.default_class.clone());
+            .unwrap_or_else(|| cc.default_class.clone())
+    }
+
+    /// The cycle-count thresholds for `scope`, overrides applied (see the module docs).
+    pub fn cycle_count_thresholds(&self, scope: &Scope<'_>) -> CycleCountThresholds {
+        let cc = &self.cycle_count;
+        let class = self.effective_class(scope);
         let tolerance =
             cc.tolerances.get(&class).copied().unwrap_or(Tolerance { pct: 0.0, value: 0.0 });
         let mut t = CycleCountThresholds {

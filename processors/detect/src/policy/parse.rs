@@ -61,6 +61,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
         root.table("cycle_count", &mut issues, true).and_then(|s| cycle_count(s, &mut issues));
     let approval_tiers = tiers(root.array("approval_tiers", &mut issues), &mut issues);
     let routing = root.table("routing", &mut issues, true).map(|s| routing(s, &mut issues));
+    let detectors = super::sections::parse(&mut root, &mut issues);
     let override_sections = root.array("overrides", &mut issues);
     let overrides: Vec<Override> =
         override_sections.into_iter().filter_map(|s| override_block(s, &mut issues)).collect();
@@ -70,10 +71,23 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
     }
     let mut bounded_tiers = approval_tiers;
     let top_tier = bounded_tiers.pop().filter(|t| t.max_value.is_none());
-    match (version, cycle_count, routing, top_tier, issues.0.is_empty()) {
-        (Some(version), Some(cycle_count), Some(routing), Some(top_tier), true) => {
-            Ok(Policy { version, cycle_count, bounded_tiers, top_tier, routing, overrides })
-        }
+    match (version, cycle_count, routing, top_tier, detectors, issues.0.is_empty()) {
+        (
+            Some(version),
+            Some(cycle_count),
+            Some(routing),
+            Some(top_tier),
+            Some(detectors),
+            true,
+        ) => Ok(Policy {
+            version,
+            cycle_count,
+            bounded_tiers,
+            top_tier,
+            routing,
+            detectors,
+            overrides,
+        }),
         _ => Err(PolicyError::Invalid(issues.0)),
     }
 }
@@ -217,9 +231,15 @@ fn override_block(mut s: Section<'_>, issues: &mut Issues) -> Option<Override> {
     if tenant.is_none() && site.is_none() && class.is_none() && sku.is_none() {
         issues.push(s.path_of("name"), "an override needs tenant, site, class or sku");
     }
-    let cycle_count = s.table("cycle_count", issues, true).map(|t| override_values(t, issues));
+    let cycle_count = s.table("cycle_count", issues, false).map(|t| override_values(t, issues));
+    let detectors = super::sections::parse_overrides(&mut s, issues);
+    if cycle_count.is_none() && detectors.is_empty() {
+        issues
+            .push(s.path(), "an override needs at least one section, e.g. [overrides.cycle_count]");
+    }
     s.finish(issues);
-    Some(Override { name: name?, tenant, site, class, sku, cycle_count: cycle_count? })
+    let cycle_count = cycle_count.unwrap_or_default();
+    Some(Override { name: name?, tenant, site, class, sku, cycle_count, detectors })
 }
 
 fn override_values(mut s: Section<'_>, issues: &mut Issues) -> CycleCountOverride {

@@ -137,6 +137,11 @@ pub(super) fn string(value: &Value) -> Result<String, String> {
     }
 }
 
+/// A boolean.
+pub(super) fn boolean(value: &Value) -> Result<bool, String> {
+    value.as_bool().ok_or_else(|| format!("expected a boolean, found {}", value.type_str()))
+}
+
 /// A finite number >= 0 (integers are accepted).
 pub(super) fn non_negative(value: &Value) -> Result<f64, String> {
     let n = match value {

@@ -18,7 +18,7 @@ fn with_overrides(extra: &str) -> Policy {
 #[test]
 fn default_policy_is_valid() {
     let policy = Policy::default_policy();
-    assert_eq!(policy.version(), "2025.1-default");
+    assert_eq!(policy.version(), "2026.1-default");
     assert_eq!(policy.cycle_count().max_recounts, 1);
     assert_eq!(policy.cycle_count().evaluation_grace_ms, 2000);
     assert_eq!(policy.owner_for(RootCauseCategory::SystemSync), OwnerTeam::ItIntegration);
@@ -156,4 +156,64 @@ fn override_blocks_are_validated() {
 #[test]
 fn syntax_errors_are_their_own_class() {
     assert!(matches!(Policy::from_toml_str("version = "), Err(PolicyError::Syntax(_))));
+}
+
+#[test]
+fn detector_sections_take_their_overrides() {
+    let policy = with_overrides(
+        r#"
+[[overrides]]
+name = "s1-noh"
+sku = "S1"
+[overrides.negative_on_hand]
+severity = 1
+
+[[overrides]]
+name = "dc2-receiving"
+site = "DC2"
+[overrides.receiving_variance]
+under_tolerance_pct = 12.5
+[overrides.cycle_count]
+max_recounts = 3
+"#,
+    );
+    let s1 = policy.negative_on_hand(&scope("DC1", None, "S1"));
+    assert_eq!((s1.settings.severity, s1.overrides.as_slice()), (1, &["s1-noh".to_owned()][..]));
+    assert_eq!(policy.negative_on_hand(&scope("DC1", None, "S2")).settings.severity, 3);
+    let dc2 = policy.receiving_variance(&scope("DC2", Some("a"), "S1"));
+    assert_eq!((dc2.settings.under_tolerance_pct, dc2.class.as_str()), (12.5, "A"));
+    assert_eq!(policy.cycle_count_thresholds(&scope("DC2", None, "S1")).max_recounts, 3);
+    let d = policy.detectors();
+    assert!(!d.duplicate_pick.allow_partial_confirmations);
+    assert_eq!(d.putaway_failure.dock_to_stock_minutes, 240);
+    assert_eq!(d.damaged_goods.carrier_fault_conditions, vec![invex_model::ConditionCode::Damaged]);
+}
+
+#[test]
+fn detector_section_issues_are_reported() {
+    let text = DEFAULT_POLICY
+        .replace("allow_partial_confirmations = false", "allow_partial_confirmations = 1")
+        .replace("inactivity_timeout_minutes = 120", "inactivity_timeout = 120")
+        .replace(
+            "carrier_fault_conditions = [\"DAMAGED\"]",
+            "carrier_fault_conditions = [\"DENTED\"]",
+        )
+        .replace("[putaway_failure]", "[putaway_failure_x]");
+    let text = format!(
+        "{text}\n[[overrides]]\nname = \"x\"\nsite = \"DC1\"\n[overrides.damaged_goods]\n\n\
+         [[overrides]]\nname = \"y\"\nsite = \"DC1\"\n"
+    );
+    let found = issues(&text);
+    for e in [
+        "duplicate_pick.allow_partial_confirmations: expected a boolean, found integer",
+        "receiving_variance.inactivity_timeout_minutes: missing required key",
+        "receiving_variance.inactivity_timeout: unknown key",
+        "damaged_goods.carrier_fault_conditions: unknown symbol \"DENTED\"",
+        "putaway_failure: missing required table",
+        "putaway_failure_x: unknown key",
+        "overrides[0].damaged_goods: an override must set at least one threshold",
+        "overrides[1]: an override needs at least one section, e.g. [overrides.cycle_count]",
+    ] {
+        assert!(found.iter().any(|f| f == e), "missing {e:?} in {found:#?}");
+    }
 }

@@ -116,6 +116,29 @@ fn scan_stops_when_the_visitor_breaks() {
 }
 
 #[test]
+fn scan_from_starts_at_the_first_key_at_or_after_from_on_both_sides() {
+    let fx = Fixture::new();
+    let mut task = fx.open(0);
+    for key in [&b"t1"[..], b"t2", b"t3", b"t5", b"u1"] {
+        task.put("timers", key, b"committed").unwrap();
+    }
+    commit(&mut task);
+    for key in [&b"t1"[..], b"t2"] {
+        task.delete("timers", key).unwrap();
+    }
+    commit(&mut task);
+    task.put("timers", b"t4", b"pending").unwrap();
+    task.put("timers", b"t0", b"pending").unwrap();
+    let mut seen = Vec::new();
+    task.scan_prefix_from("timers", b"t", b"t3", &mut |k, v| {
+        seen.push(kv(k, v));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![kv(b"t3", b"committed"), kv(b"t4", b"pending"), kv(b"t5", b"committed")]);
+}
+
+#[test]
 fn scan_prefix_of_ff_bytes_has_no_upper_bound_problem() {
     let fx = Fixture::new();
     let mut task = fx.open(0);

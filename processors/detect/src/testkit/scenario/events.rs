@@ -31,8 +31,7 @@ pub(super) struct Defaults {
 
 /// Builds the event of a pipe step.
 pub(super) fn build(spec: &EventSpec, defaults: &Defaults) -> Result<CanonicalEvent, String> {
-    let mut value = template(spec.topic, &spec.id, &defaults.sku)
-        .ok_or_else(|| format!("no scenario template for topic {}", spec.topic))?;
+    let mut value = template(spec.topic, &spec.id, &defaults.sku);
     merge(&mut value, &spec.fields, "")?;
     let mut header = header(spec, defaults);
     merge(&mut header, &spec.header, "header.")?;
@@ -47,6 +46,7 @@ pub(super) fn build(spec: &EventSpec, defaults: &Defaults) -> Result<CanonicalEv
 fn header(spec: &EventSpec, d: &Defaults) -> Value {
     let (system, biz_step, action) = match spec.topic {
         CanonicalTopic::Book | CanonicalTopic::Asn | CanonicalTopic::Item => ("ERP", "", "OBSERVE"),
+        CanonicalTopic::Allocation => ("OMS", "", "OBSERVE"),
         CanonicalTopic::Receipt => ("WMS", "receiving", "ADD"),
         CanonicalTopic::Pick => ("WMS", "picking", "OBSERVE"),
         CanonicalTopic::Task => ("WMS", "storing", "OBSERVE"),
@@ -74,8 +74,8 @@ fn header(spec: &EventSpec, d: &Defaults) -> Value {
 }
 
 /// Every field of the value of an event of `topic`, with defaults.
-fn template(topic: CanonicalTopic, id: &str, sku: &str) -> Option<Value> {
-    let v = match topic {
+fn template(topic: CanonicalTopic, id: &str, sku: &str) -> Value {
+    match topic {
         CanonicalTopic::Item => json!({
             "sku": sku, "gtins": [], "base_uom": "EA", "case_pack": null, "abc_class": "C",
             "unit_cost": 1.0, "currency": "EUR", "lot_controlled": false,
@@ -116,18 +116,34 @@ fn template(topic: CanonicalTopic, id: &str, sku: &str) -> Option<Value> {
             "quantity": 1, "uom": "EA", "scan_result": "OK", "task_id": null, "task_type": null,
             "expected_gtin": null, "expected_lot": null, "expected_location_id": null,
         }),
+        CanonicalTopic::Allocation => json!({
+            "allocation_id": format!("alloc-{id}"), "order_id": format!("ord-{id}"),
+            "order_line": 1, "channel": null, "sku": sku, "location_id": "L1", "lot": null,
+            "qty_ordered": null, "qty_allocated": 0, "uom": "EA", "status": "RELEASED",
+            "promised_ship_time": null,
+        }),
+        CanonicalTopic::Asn => json!({
+            "asn_id": "ASN-1", "po_id": "PO-1", "line_no": 1, "supplier_id": "SUP-1",
+            "sku": sku, "gtin": null, "qty_expected": 0, "uom": "EA", "expected_lots": [],
+            "ssccs": [], "under_tolerance_pct": null, "over_tolerance_pct": null,
+            "unlimited_over": false, "min_remaining_shelf_life_days": null, "eta": null,
+        }),
+        CanonicalTopic::Ack => json!({
+            "message_id": format!("msg-{id}"), "direction": "WMS_TO_ERP", "doc_type": "GR",
+            "sku": sku, "quantity": 0, "related_event_ids": [], "status": "ACK",
+            "error_code": null, "attempt": 1,
+        }),
         CanonicalTopic::Approvals => json!({
             "exception_id": null, "approval_request_id": null, "verdict": "APPROVE",
             "actor": "supervisor-1", "actor_role": null, "comment": null, "reason_code": null,
             "sku": sku,
         }),
-        _ => return None,
-    };
-    Some(v)
+    }
 }
 
 /// Defaults that depend on other fields: a count frozen at its own time, a receipt that
-/// received what it accepted, a pick that was asked for what it picked.
+/// received what it accepted, a pick that was asked for what it picked, an allocation of what
+/// was ordered.
 fn fill_derived(topic: CanonicalTopic, time: i64, value: &mut Value) {
     let Value::Object(map) = value else { return };
     let (field, default) = match topic {
@@ -137,6 +153,9 @@ fn fill_derived(topic: CanonicalTopic, time: i64, value: &mut Value) {
         }
         CanonicalTopic::Pick => {
             ("qty_requested", map.get("qty_picked").cloned().unwrap_or_default())
+        }
+        CanonicalTopic::Allocation => {
+            ("qty_ordered", map.get("qty_allocated").cloned().unwrap_or_default())
         }
         _ => return,
     };
@@ -157,14 +176,18 @@ fn merge(target: &mut Value, fields: &Map<String, Value>, path: &str) -> Result<
     Ok(())
 }
 
-/// Converts TOML to JSON (date-times become RFC 3339 strings).
+/// Converts TOML to JSON. A date-time with an offset becomes UTC milliseconds (every time
+/// field of the canonical events is one, e.g. `promised_ship_time = 2025-01-20T12:00:00Z`);
+/// any other date-time stays its RFC 3339 text.
 pub(super) fn to_json(value: &toml::Value) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
         toml::Value::Float(f) => Value::from(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Datetime(d) => {
+            super::time::datetime_ms(d).map_or_else(|_| Value::String(d.to_string()), Value::from)
+        }
         toml::Value::Array(items) => Value::Array(items.iter().map(to_json).collect()),
         toml::Value::Table(t) => {
             Value::Object(t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())

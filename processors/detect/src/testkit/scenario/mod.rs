@@ -37,9 +37,12 @@
 //! ```
 //!
 //! Events are built from per-topic templates with the field names of the JSON line format (see
-//! the events module) for `md.item`, `erp.book`, `wh.count`, `wh.receipt`, `wh.pick`,
-//! `wh.task` (a confirmed PUTAWAY from `DOCK` by default), `approvals` and `wh.scan` (which
-//! the cycle-count rule ignores: a neutral event that moves stream time). [`Scenario::check`] runs a scenario straight through and again with a
+//! the events module) for every canonical topic: `md.item`, `erp.book`, `erp.asn` (ASN-1 /
+//! PO-1 line 1), `wh.count`, `wh.receipt`, `wh.pick`, `wh.task` (a confirmed PUTAWAY from
+//! `DOCK` by default), `oms.allocation`, `integration.ack`, `approvals` and `wh.scan` (an
+//! `OK` scan without task, which no rule acts on: a neutral event that moves stream time). A
+//! TOML date-time in an event field (`promised_ship_time = 2025-01-20T12:00:00Z`) becomes UTC
+//! milliseconds. [`Scenario::check`] runs a scenario straight through and again with a
 //! restore from the changelog after every step; both runs must pass and emit the same records.
 
 mod events;

@@ -1,0 +1,132 @@
+//! What the other detectors may read of the cycle-count state: item facts and the ledger
+//! book. There is one book per `(sku, location, lot)`, the one this module keeps; other
+//! detectors never write it and never keep a second one.
+
+use invex_model::ExceptionRecord;
+
+use super::ledger::{add_movement, book_at};
+use super::state::{ITEM, LEDGER, MOVEMENT, Movement, MovementKind, Subject};
+use crate::detector::Ctx;
+use crate::error::DetectError;
+use crate::key::KeyReader;
+
+/// Item facts for valuation and policy scope.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ItemView {
+    /// ABC class from the item master, if known.
+    pub(crate) class: Option<String>,
+    /// Unit cost (master data, else latest book snapshot, else 0).
+    pub(crate) unit_cost: f64,
+    /// Currency of `unit_cost` (`XXX` when unknown).
+    pub(crate) currency: String,
+}
+
+/// Item facts of one SKU at one site.
+pub(crate) fn item(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    site: &str,
+    sku: &str,
+) -> Result<ItemView, DetectError> {
+    let state = ctx.get(ITEM, &super::state::item_key(tenant, site, sku))?.unwrap_or_default();
+    let (unit_cost, currency) = state.pricing();
+    Ok(ItemView { class: state.class().map(str::to_owned), unit_cost, currency })
+}
+
+/// The book of a subject after every movement known so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BookView {
+    /// Book quantity at `at`.
+    pub(crate) qty: i64,
+    /// Unit of measure of the ledger.
+    pub(crate) uom: String,
+    /// Whether an ERP snapshot gave the book an absolute level (else it is only the sum of
+    /// the movements seen, and its sign means nothing).
+    pub(crate) anchored: bool,
+    /// The latest movement that took stock out (pick or task leg out), if any: event id.
+    pub(crate) last_outbound: Option<String>,
+    /// As-of time of the baseline (the latest snapshot, or a fold).
+    pub(crate) baseline_as_of: Option<i64>,
+    /// Stock-type rows of the baseline (`UNRESTRICTED`, `BLOCKED`, ..., or `FOLDED`).
+    pub(crate) rows: Vec<String>,
+}
+
+/// The book of `subject` at time `at`; `None` when the subject has no ledger.
+pub(crate) fn book(
+    ctx: &Ctx<'_>,
+    subject: &Subject,
+    at: i64,
+) -> Result<Option<BookView>, DetectError> {
+    let key = subject.key();
+    let Some(ledger) = ctx.get(LEDGER, &key)? else { return Ok(None) };
+    let movements: Vec<_> = ctx.scan(MOVEMENT, &key)?.into_iter().map(|(_, m)| m).collect();
+    let last_outbound = movements
+        .iter()
+        .filter(|m| matches!(m.kind, MovementKind::Pick | MovementKind::TaskOut))
+        .filter(|m| m.time <= at)
+        .max_by_key(|m| m.time)
+        .map(|m| m.event_id.clone());
+    Ok(Some(BookView {
+        qty: book_at(&ledger.baseline, &movements, at),
+        uom: ledger.uom.unwrap_or_default(),
+        anchored: ledger.anchored,
+        last_outbound,
+        baseline_as_of: ledger.baseline.as_of,
+        rows: ledger.baseline.rows.keys().cloned().collect(),
+    }))
+}
+
+/// Posts an approved adjustment of another detector's exception to the ledger of its
+/// location and lot, at the decision time (nothing when the exception has no location).
+pub(crate) fn adjust(
+    ctx: &mut Ctx<'_>,
+    record: &ExceptionRecord,
+    delta: i64,
+    event_id: &str,
+    at: i64,
+) -> Result<(), DetectError> {
+    let Some(location) = &record.location_id else { return Ok(()) };
+    let subject = Subject {
+        tenant: record.tenant_id.clone(),
+        site: record.site_id.clone(),
+        sku: record.sku.clone(),
+        location: location.clone(),
+        lot: record.lot.clone().filter(|l| !l.is_empty()),
+    };
+    let movement =
+        Movement { kind: MovementKind::Adjustment, delta, time: at, event_id: event_id.to_owned() };
+    add_movement(ctx, &subject, &record.quantities.uom, 0, &movement)
+}
+
+/// The books of every location holding `lot` of an item, at time `at`, location order.
+pub(crate) fn lot_books(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    site: &str,
+    sku: &str,
+    lot: &str,
+    at: i64,
+) -> Result<Vec<(Subject, BookView)>, DetectError> {
+    let prefix = super::state::item_key(tenant, site, sku);
+    let mut out = Vec::new();
+    for (key, _) in ctx.scan(LEDGER, &prefix)? {
+        let mut reader = KeyReader::new(&key[prefix.len()..]);
+        let location = reader.str();
+        let has_lot = reader.byte() == Some(1);
+        let (Some(location), true) = (location, has_lot) else { continue };
+        if reader.str().as_deref() != Some(lot) {
+            continue;
+        }
+        let subject = Subject {
+            tenant: tenant.to_owned(),
+            site: site.to_owned(),
+            sku: sku.to_owned(),
+            location,
+            lot: Some(lot.to_owned()),
+        };
+        if let Some(view) = book(ctx, &subject, at)? {
+            out.push((subject, view));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,273 @@
+//! LOT_SERIAL_INCONSISTENCY: lot data that contradicts the item master or itself.
+//!
+//! Per-SKU checks only (a task sees every event of one SKU at a site):
+//! - `LS-001` a lot-controlled item (`md.item` `lot_controlled`) received, picked, moved by a
+//!   confirmed task or counted without a lot: subtype `MISSING_LOT`, subject
+//!   `sku|<document>` (receipt, pick task, task or count document), a compliance
+//!   INVENTORY_HOLD of the quantity at the location and a QUALITY_REVIEW;
+//! - `LS-002` one lot seen with two expiry dates (receipt lines, scans, ASN lots): subtype
+//!   `EXPIRY_CONFLICT`, subject `sku|lot`, a QUALITY_REVIEW; a third date updates it.
+//!
+//! A serial seen at two locations, or after it was consumed, needs a view keyed by serial
+//! (a repartition topic); it is not checked here.
+//!
+//! State: `ls.lot` (item ++ lot -> the expiry dates seen, each with the first event that
+//! reported it). No poison of its own (the other rules refuse impossible quantities and
+//! expiry dates before 1970).
+//!
+//! Policy keys (`[lot_serial_inconsistency]`, overridable): `missing_lot_severity`,
+//! `expiry_conflict_severity`, `owner`, `quality_group`, `hold_group`.
+
+use std::collections::BTreeMap;
+
+use invex_model::{
+    ActionType, CanonicalEvent, EventHeader, ExceptionType, RootCause, RootCauseCategory,
+    TaskStatus,
+};
+
+use crate::cycle_count::{self, item_key};
+use crate::detector::{Ctx, Detector, FiredTimer, Table};
+use crate::error::DetectError;
+use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
+use crate::key::Key;
+use crate::policy::{LotSerialPolicy, Scope};
+use crate::store::StoreName;
+
+/// Expiry dates seen per lot.
+const LOTS: Table<BTreeMap<i32, String>> = Table::new(StoreName("ls.lot"));
+const RULE_MISSING: &str = "LS-001";
+const RULE_EXPIRY: &str = "LS-002";
+const TYPE: ExceptionType = ExceptionType::LotSerialInconsistency;
+
+const STORES: [StoreName; 5] = [
+    LOTS.name(),
+    crate::master::STORES[0],
+    cycle_count::STORES[0],
+    exceptions::STORES[0],
+    exceptions::STORES[1],
+];
+
+/// This detector's own stores.
+pub(crate) const OWN_STORES: [StoreName; 1] = [LOTS.name()];
+
+/// The lot-inconsistency detector; its parameters come from the policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LotSerial;
+
+/// A stock movement or count that should carry a lot.
+struct Stock<'a> {
+    document: &'a str,
+    location: &'a str,
+    lot: Option<&'a str>,
+    qty: i64,
+    uom: &'a str,
+}
+
+impl Detector for LotSerial {
+    fn name(&self) -> &'static str {
+        "ls"
+    }
+
+    fn stores(&self) -> &'static [StoreName] {
+        &STORES
+    }
+
+    fn process(&mut self, event: &CanonicalEvent, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
+        let h = event.header();
+        let sku = event.sku();
+        let stock = match event {
+            CanonicalEvent::Receipt(r) => {
+                if let (Some(lot), Some(expiry)) = (&r.lot, r.expiry_date) {
+                    seen_expiry(ctx, h, sku, lot, expiry)?;
+                }
+                let (document, location, lot) = (&r.receipt_id, &r.location_id, r.lot.as_deref());
+                Some(Stock { document, location, lot, qty: r.qty_accepted, uom: &r.uom })
+            }
+            CanonicalEvent::Pick(p) => Some(Stock {
+                document: &p.pick_task_id,
+                location: &p.location_id,
+                lot: p.lot.as_deref(),
+                qty: p.qty_picked,
+                uom: &p.uom,
+            }),
+            CanonicalEvent::Task(t) if t.status == TaskStatus::Confirmed => Some(Stock {
+                document: &t.task_id,
+                location: t
+                    .actual_location_id
+                    .as_deref()
+                    .or(t.suggested_location_id.as_deref())
+                    .unwrap_or(&t.from_location_id),
+                lot: t.lot.as_deref(),
+                qty: t.quantity,
+                uom: &t.uom,
+            }),
+            CanonicalEvent::Count(c) => Some(Stock {
+                document: &c.count_doc_id,
+                location: &c.location_id,
+                lot: c.lot.as_deref(),
+                qty: c.counted_qty,
+                uom: &c.uom,
+            }),
+            CanonicalEvent::Scan(s) => {
+                if let (Some(lot), Some(expiry)) = (&s.lot, s.expiry_date) {
+                    seen_expiry(ctx, h, sku, lot, expiry)?;
+                }
+                None
+            }
+            CanonicalEvent::Asn(a) => {
+                for lot in &a.expected_lots {
+                    if let Some(expiry) = lot.expiry_date {
+                        seen_expiry(ctx, h, sku, &lot.lot, expiry)?;
+                    }
+                }
+                None
+            }
+            _ => None,
+        };
+        match stock {
+            Some(stock) if stock.lot.is_none_or(|l| l.trim().is_empty()) && stock.qty > 0 => {
+                missing_lot(ctx, h, sku, &stock)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn on_timer(&mut self, timer: &FiredTimer, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
+        match timer.key.split_first() {
+            Some((&exceptions::PURGE, key)) => exceptions::purge(ctx, key),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn settings(
+    ctx: &Ctx<'_>,
+    h: &EventHeader,
+    sku: &str,
+) -> Result<(cycle_count::ItemView, LotSerialPolicy), DetectError> {
+    let item = cycle_count::item(ctx, &h.tenant_id, &h.site_id, sku)?;
+    let scope = Scope { tenant: &h.tenant_id, site: &h.site_id, class: item.class.as_deref(), sku };
+    let p = ctx.policy().lot_serial_inconsistency(&scope).settings;
+    Ok((item, p))
+}
+
+fn missing_lot(
+    ctx: &mut Ctx<'_>,
+    h: &EventHeader,
+    sku: &str,
+    s: &Stock<'_>,
+) -> Result<(), DetectError> {
+    let master = crate::master::facts(ctx, &h.tenant_id, &h.site_id, sku)?;
+    if !master.as_ref().is_some_and(|m| m.lot_controlled) {
+        return Ok(());
+    }
+    let (item, p) = settings(ctx, h, sku)?;
+    let note = format!(
+        "lot-controlled {sku} moved without a lot ({} {} at {})",
+        s.document, s.qty, s.location
+    );
+    let mut f = finding(h, sku, format!("{sku}|{}", s.document), RULE_MISSING, "MISSING_LOT", &p);
+    f.severity = p.missing_lot_severity;
+    f.location = Some(s.location.to_owned());
+    f.quantities = exceptions::quantities(s.qty, s.qty, None, s.uom);
+    f.valuation = exceptions::valuation(s.qty, item.unit_cost, &item.currency);
+    f.root_cause = Some(cause(RootCauseCategory::Process, "LOT_NOT_CAPTURED", note.clone()));
+    if let Some(m) = &master {
+        f.inputs.push(m.event_id.clone());
+    }
+    f.actions = vec![
+        ActionPlan {
+            quantity: Some(s.qty),
+            ..ActionPlan::new(ActionType::InventoryHold, &p.hold_group)
+        }
+        .detail("hold_reason", "COMPLIANCE_MISSING_LOT")
+        .detail("target_stock_type", "QUALITY_INSPECTION"),
+        ActionPlan::new(ActionType::QualityReview, &p.quality_group)
+            .detail("reason", "MISSING_LOT"),
+    ];
+    f.note = note;
+    exceptions::open_or_update(ctx, f)
+}
+
+fn seen_expiry(
+    ctx: &mut Ctx<'_>,
+    h: &EventHeader,
+    sku: &str,
+    lot: &str,
+    expiry: i32,
+) -> Result<(), DetectError> {
+    if lot.trim().is_empty() {
+        return Ok(());
+    }
+    let key = Key::new().raw(&item_key(&h.tenant_id, &h.site_id, sku)).str(lot).into_bytes();
+    let mut dates = ctx.get(LOTS, &key)?.unwrap_or_default();
+    if dates.contains_key(&expiry) {
+        return Ok(());
+    }
+    dates.insert(expiry, h.event_id.clone());
+    ctx.put(LOTS, &key, &dates)?;
+    if dates.len() < 2 {
+        return Ok(());
+    }
+    let (item, p) = settings(ctx, h, sku)?;
+    let list: Vec<String> = dates.keys().map(i32::to_string).collect();
+    let note = format!("lot {lot} reported with expiry dates {}", list.join(", "));
+    let mut f = finding(h, sku, format!("{sku}|{lot}"), RULE_EXPIRY, "EXPIRY_CONFLICT", &p);
+    f.severity = p.expiry_conflict_severity;
+    f.lot = Some(lot.to_owned());
+    let count = i64::try_from(dates.len()).unwrap_or(i64::MAX);
+    f.quantities = exceptions::quantities(1, count, None, "EXPIRY_DATE");
+    f.valuation = exceptions::valuation(0, item.unit_cost, &item.currency);
+    f.inputs = dates.values().cloned().collect();
+    f.opening_event = f.inputs.get(1).cloned().unwrap_or_else(|| h.event_id.clone());
+    f.details.insert("expiry_dates".to_owned(), list.join(","));
+    f.root_cause =
+        Some(cause(RootCauseCategory::MasterData, "BATCH_EXPIRY_CONFLICT", note.clone()));
+    f.actions = vec![
+        ActionPlan::new(ActionType::QualityReview, &p.quality_group)
+            .detail("reason", "EXPIRY_CONFLICT"),
+    ];
+    f.note = note;
+    exceptions::open_or_update(ctx, f)
+}
+
+fn cause(category: RootCauseCategory, code: &str, signal: String) -> RootCause {
+    RootCause { category, code: code.to_owned(), confidence: 0.6, signals: vec![signal] }
+}
+
+fn finding(
+    h: &EventHeader,
+    sku: &str,
+    text: String,
+    rule: &'static str,
+    subtype: &str,
+    p: &LotSerialPolicy,
+) -> Finding {
+    Finding {
+        subject: SubjectRef {
+            tenant: h.tenant_id.clone(),
+            site: h.site_id.clone(),
+            sku: sku.to_owned(),
+            kind: TYPE,
+            text,
+        },
+        rule,
+        subtype: Some(subtype.to_owned()),
+        location: None,
+        lot: None,
+        at: h.event_time,
+        opening_event: h.event_id.clone(),
+        quantities: exceptions::quantities(0, 0, None, ""),
+        valuation: exceptions::valuation(0, 0.0, "XXX"),
+        severity: 0,
+        owner: p.owner,
+        root_cause: None,
+        inputs: vec![h.event_id.clone()],
+        correlation: BTreeMap::new(),
+        details: BTreeMap::new(),
+        note: String::new(),
+        actions: Vec::new(),
+        update_actions: Vec::new(),
+        approval: None,
+    }
+}
