@@ -31,6 +31,7 @@ mod render;
 mod respond;
 mod schedule;
 mod truth;
+pub mod vendor;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{AbcProfiles, ClassProfile, FaultRates, SimConfig};
 pub use eval::{Evaluation, KindScore, TypeScore, evaluate};
 pub use truth::{Fault, FaultKind};
+pub use vendor::Vendor;
 
 use books::SlotBook;
 use catalog::{Catalog, SlotKind};
