@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: help deps demo release test lint fmt check-detect-deps
+.PHONY: help deps demo release test test-broker stack-start stack-stop lint fmt check-detect-deps
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -16,8 +16,22 @@ demo: deps ## run the embedded demo (mock Kafka, simulator, detectors) and print
 release: deps ## build the optimised binary (target/release/invex) for production and benchmarks
 	$(CARGO) build --release --locked -p invex
 
-test: deps ## run every test
-	$(CARGO) test --workspace --locked
+# The real-broker suite needs the stack's addresses; `stack env` prints them, and the stack is
+# stopped however the tests end.
+WITH_STACK = set -e; tests/broker/stack start; trap 'tests/broker/stack stop' EXIT; \
+	export $$(tests/broker/stack env);
+
+test: deps ## run every test (starts a broker and a schema registry on loopback, stops them after)
+	@$(WITH_STACK) $(CARGO) test --workspace --locked
+
+test-broker: deps ## run only the real-broker suite (broker and registry started and stopped)
+	@$(WITH_STACK) $(CARGO) test --locked --test broker
+
+stack-start: ## start the real-broker stack and leave it running (`tests/broker/stack env`)
+	tests/broker/stack start
+
+stack-stop: ## stop the real-broker stack
+	tests/broker/stack stop
 
 lint: deps fmt check-detect-deps ## formatting, clippy with warnings as errors, detector purity
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

@@ -2,11 +2,16 @@
 //!
 //! - `runtime_mock`: the detect processor on librdkafka's in-process mock cluster
 //!   (equivalence with the test driver, aborted transactions, stop and restore);
+//! - `runtime_faults`: broker down and up, request errors, a fenced producer, each ending
+//!   with exactly the uninterrupted outputs;
 //! - `topology`: `topology/` agrees with `schemas/` and with the code.
 //!
 //! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
 //! need no broker and build in seconds.
 
+mod runtime_faults;
 mod runtime_mock;
 mod support;
+#[path = "support/mock.rs"]
+mod support_mock;
 mod topology;

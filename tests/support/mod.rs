@@ -10,49 +10,50 @@ use std::time::{Duration, Instant};
 use invex_detect::testkit::TestDriver;
 use invex_detect::{Engine, Policy};
 use invex_model::{ActionCommand, CanonicalEvent, ExceptionRecord};
-use invex_runtime::admin::{create_on_mock, detect_topics};
 use invex_runtime::{
-    Codec, EmbeddedResolver, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError,
-    Topics, base_client_config,
+    Codec, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, SchemaSource, Topics,
+    base_client_config,
 };
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 pub(crate) const APP: &str = "invex-test";
 
-/// A mock cluster holding every topic of the detect processor.
-pub(crate) struct MockEnv {
-    pub(crate) mock: MockCluster<'static, DefaultProducerContext>,
+/// A cluster holding every topic of the detect processor: librdkafka's in-process mock, or a
+/// real broker (with a schema registry) started by `tests/broker/stack`.
+pub(crate) struct Cluster {
+    /// Holds the mock cluster for the cluster's lifetime (none on a real broker); fault tests
+    /// reach it through `mock_cluster`.
+    pub(crate) _mock: Option<MockCluster<'static, DefaultProducerContext>>,
     pub(crate) bootstrap: String,
     pub(crate) topics: Topics,
     pub(crate) partitions: i32,
-    codec: Codec,
+    /// Application id: consumer group, transactional ids and changelog names.
+    pub(crate) app: String,
+    pub(crate) schema: SchemaSource,
+    pub(crate) codec: Codec,
 }
 
-impl MockEnv {
-    pub(crate) fn new(partitions: i32) -> Self {
-        let mock = MockCluster::new(1).expect("mock cluster");
-        let bootstrap = mock.bootstrap_servers();
-        let topics = Topics::new("", APP);
-        let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
-        create_on_mock(&mock, &detect_topics(&topics, &stores, partitions, 2)).expect("topics");
-        let codec = Codec::new(Arc::new(EmbeddedResolver::new().unwrap()), &topics).unwrap();
-        Self { mock, bootstrap, topics, partitions, codec }
+impl Cluster {
+    pub(crate) fn stores() -> Vec<&'static str> {
+        Engine::store_names().iter().map(|s| s.as_str()).collect()
     }
 
+    /// A processor configuration for this cluster (stable instance id: static membership and a
+    /// stable transactional id).
     pub(crate) fn config(&self, state_dir: &std::path::Path) -> RuntimeConfig {
-        let mut cfg = RuntimeConfig::for_local(&self.bootstrap, APP, state_dir.to_path_buf());
-        cfg.instance_id = Some("instance-0".into());
-        cfg.kafka_properties.insert("session.timeout.ms".into(), "6000".into());
+        let mut cfg = local_config(&self.bootstrap, &self.app, state_dir);
+        cfg.topic_prefix = self.topics.prefix().to_owned();
+        cfg.schema = self.schema.clone();
         cfg
     }
 
-    fn client(&self) -> ClientConfig {
+    pub(crate) fn client(&self) -> ClientConfig {
         base_client_config(&RuntimeConfig::for_local(&self.bootstrap, APP, ".".into()))
     }
 
@@ -95,7 +96,7 @@ impl MockEnv {
     }
 
     /// Every record of `output`, read with read_committed from the beginning to the end.
-    pub(crate) fn read_output(&self, output: Output) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    pub(crate) fn read_output(&self, output: Output) -> Vec<Record> {
         let consumer: BaseConsumer = self
             .client()
             .set("group.id", "invex-test-reader")
@@ -116,8 +117,7 @@ impl MockEnv {
         let deadline = Instant::now() + Duration::from_secs(30);
         while eof < partitions && Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => records
-                    .push((m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec())),
+                Some(Ok(m)) => records.push(Record::of(&m)),
                 Some(Err(KafkaError::PartitionEOF(_))) => eof += 1,
                 Some(Err(e)) => panic!("reading {name}: {e}"),
                 None => {}
@@ -127,25 +127,77 @@ impl MockEnv {
         records
     }
 
+    /// The offset after the last record of every input partition once `events` are produced
+    /// to empty topics.
+    pub(crate) fn ends(&self, events: &[CanonicalEvent]) -> BTreeMap<(String, i32), i64> {
+        let mut ends = BTreeMap::new();
+        for event in events {
+            let topic = self.topics.input(event.topic()).to_owned();
+            *ends.entry((topic, self.partition_of(event))).or_insert(0) += 1;
+        }
+        ends
+    }
+
     pub(crate) fn exceptions(&self) -> Vec<ExceptionRecord> {
         self.read_output(Output::Exceptions)
             .iter()
-            .map(|(_, v)| self.codec.decode_output(Output::Exceptions, v).unwrap())
+            .map(|r| self.codec.decode_output(Output::Exceptions, &r.value).unwrap())
             .collect()
     }
 
     pub(crate) fn actions(&self) -> Vec<ActionCommand> {
         self.read_output(Output::Actions)
             .iter()
-            .map(|(_, v)| self.codec.decode_output(Output::Actions, v).unwrap())
+            .map(|r| self.codec.decode_output(Output::Actions, &r.value).unwrap())
             .collect()
+    }
+}
+
+/// A processor configuration for tests: static member `instance-0` (stable transactional id),
+/// a short session timeout, embedded schemas, no prefix.
+pub(crate) fn local_config(
+    bootstrap: &str,
+    app: &str,
+    state_dir: &std::path::Path,
+) -> RuntimeConfig {
+    let mut cfg = RuntimeConfig::for_local(bootstrap, app, state_dir.to_path_buf());
+    cfg.instance_id = Some("instance-0".into());
+    cfg.kafka_properties.insert("session.timeout.ms".into(), "6000".into());
+    cfg
+}
+
+/// One output record as read back.
+pub(crate) struct Record {
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Vec<u8>,
+    pub(crate) headers: BTreeMap<String, Vec<u8>>,
+}
+
+impl Record {
+    fn of(m: &BorrowedMessage<'_>) -> Self {
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect()
+            })
+            .unwrap_or_default();
+        Self {
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().unwrap_or_default().to_vec(),
+            headers,
+        }
+    }
+
+    /// A header as text (empty when absent).
+    pub(crate) fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()
     }
 }
 
 /// A processor running on its own thread.
 pub(crate) struct Running {
     pub(crate) handle: ProcessorHandle,
-    thread: JoinHandle<Result<(), RuntimeError>>,
+    pub(crate) thread: JoinHandle<Result<(), RuntimeError>>,
 }
 
 impl Running {
@@ -157,20 +209,18 @@ impl Running {
         Self { handle, thread }
     }
 
-    /// Waits until at least `records` input records were processed and committed (the
-    /// processor idles a commit interval after its last record).
-    pub(crate) fn wait_for(&self, records: u64) {
+    /// Waits until this instance has committed every record of `ends` (see [`Cluster::ends`]).
+    pub(crate) fn wait_committed(&self, ends: &BTreeMap<(String, i32), i64>) {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.handle.metrics.records_in.get() < records {
-            assert!(
-                Instant::now() < deadline,
-                "processed {} of {records}",
-                self.handle.metrics.records_in.get()
-            );
+        loop {
+            let committed = self.handle.metrics.committed.snapshot();
+            if ends.iter().all(|(tp, end)| committed.get(tp).is_some_and(|o| o >= end)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "committed {committed:?} of {ends:?}");
             assert!(!self.thread.is_finished(), "the processor stopped early");
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(500));
     }
 
     /// Stops the processor (commit, flush, leave the group) and returns its handle.
@@ -183,7 +233,7 @@ impl Running {
 
 /// Outputs the test driver produces for `events`, one driver per partition (as one task each).
 pub(crate) fn expected(
-    env: &MockEnv,
+    env: &Cluster,
     events: &[CanonicalEvent],
 ) -> (Vec<ExceptionRecord>, Vec<ActionCommand>) {
     let mut drivers: BTreeMap<i32, TestDriver> = BTreeMap::new();
@@ -198,6 +248,39 @@ pub(crate) fn expected(
         actions.extend(driver.read_actions());
     }
     (exceptions, actions)
+}
+
+/// Events in the order a task processes them: per partition, by event time, ties by topic.
+pub(crate) fn task_order(env: &Cluster, events: &[CanonicalEvent]) -> Vec<CanonicalEvent> {
+    let rank = |t: invex_model::CanonicalTopic| {
+        invex_model::CanonicalTopic::ALL.iter().position(|x| *x == t).unwrap_or(0)
+    };
+    let mut ordered = events.to_vec();
+    ordered.sort_by_key(|e| (env.partition_of(e), e.header().event_time, rank(e.topic())));
+    ordered
+}
+
+/// Asserts that `got` and `want` hold the same records (order across partitions is not
+/// defined, content is), naming what is missing and what is extra, shortened.
+pub(crate) fn assert_same<T: serde::Serialize>(what: &str, got: &[T], want: &[T]) {
+    let (got, want) = (canonical(got), canonical(want));
+    if got == want {
+        return;
+    }
+    let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
+    let extra: Vec<&String> = got.iter().filter(|g| !want.contains(g)).collect();
+    let short = |lines: &[&String]| -> String {
+        lines.iter().take(3).map(|l| format!("\n    {}", &l[..l.len().min(400)])).collect()
+    };
+    panic!(
+        "{what}: {} records, {} expected; {} missing, {} extra (or counts differ)\n  missing:{}\n  extra:{}",
+        got.len(),
+        want.len(),
+        missing.len(),
+        extra.len(),
+        short(&missing),
+        short(&extra)
+    );
 }
 
 /// Sorted JSON lines: order across partitions is not defined, content is.

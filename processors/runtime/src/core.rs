@@ -33,9 +33,10 @@ use crate::task::InputQueue;
 
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
+use crate::fencing::FencingBudget;
 use crate::metrics::Metrics;
 use crate::restore::Restorer;
-use crate::sink::{DeadLetter, Sink};
+use crate::sink::{DeadLetter, ProducerFactory, Sink};
 use crate::store::TaskStorePort;
 use crate::task::{Task, key_matches};
 
@@ -83,6 +84,8 @@ pub(crate) struct Core {
     pub(crate) fatal: Option<RuntimeError>,
     metrics: Metrics,
     clock: Clock,
+    new_producer: ProducerFactory,
+    fencing: FencingBudget,
 }
 
 /// Everything `Core::new` needs.
@@ -95,6 +98,7 @@ pub(crate) struct CoreParts {
     pub(crate) shared: SharedResources,
     pub(crate) metrics: Metrics,
     pub(crate) clock: Clock,
+    pub(crate) new_producer: ProducerFactory,
 }
 
 impl Core {
@@ -117,6 +121,8 @@ impl Core {
             fatal: None,
             metrics: parts.metrics,
             clock: parts.clock,
+            new_producer: parts.new_producer,
+            fencing: FencingBudget::default(),
         }
     }
 
@@ -371,6 +377,7 @@ impl Core {
                 .commit(&offsets, rdkafka::consumer::CommitMode::Sync)
                 .map_err(|e| Failure::Abort(format!("offset commit: {e}")))?;
         }
+        self.metrics.committed.record(&offsets);
         for task in self.tasks.values_mut() {
             let checkpoints: Vec<(&str, i64)> = delivered
                 .changelog
@@ -441,6 +448,28 @@ impl Core {
             task.discard_batch(Arc::clone(&self.policy));
         }
         self.metrics.transactions.with_label_values(&["abort"]).inc();
+        self.rewind(consumer)
+    }
+
+    /// After the producer was fenced: the open transaction is lost (the broker aborts it), so
+    /// its state changes are discarded, a new producer replaces the fenced one, and every task
+    /// rewinds to its committed offsets. Stops when fencing repeats (see `fencing`).
+    pub(crate) fn recover_from_fencing(
+        &mut self,
+        consumer: &GroupConsumer,
+        context: String,
+    ) -> Result<(), RuntimeError> {
+        if !self.fencing.admit(Instant::now()) {
+            return Err(RuntimeError::Fenced(context));
+        }
+        tracing::warn!(%context, "producer fenced: discarding the open transaction, rebuilding the producer");
+        self.batch = None;
+        self.outputs.clear();
+        for task in self.tasks.values_mut() {
+            task.discard_batch(Arc::clone(&self.policy));
+        }
+        self.sink.producer = (self.new_producer)()?;
+        self.metrics.producer_rebuilds.inc();
         self.rewind(consumer)
     }
 

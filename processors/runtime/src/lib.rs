@@ -19,10 +19,13 @@ mod config;
 mod core;
 mod delivery;
 mod error;
+mod fencing;
 mod http;
 mod metrics;
+pub mod normalize;
 mod ordering;
 mod processor;
+mod progress;
 mod rebalance;
 mod restore;
 mod schema;
@@ -38,6 +41,7 @@ pub use error::RuntimeError;
 pub use http::serve_admin;
 pub use metrics::Metrics;
 pub use processor::{Processor, ProcessorHandle, base_client_config};
+pub use progress::CommittedOffsets;
 pub use schema::{
     EmbeddedResolver, RegistryResolver, ResolveError, SUBJECTS, SchemaResolver, StaticSchema,
     embedded_schema_text, resolver_for,

@@ -5,6 +5,7 @@
 //! Prometheus units. Labels are low-cardinality by construction: output, error class, result;
 //! never a SKU, never a partition.
 
+use crate::progress::CommittedOffsets;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -28,8 +29,12 @@ pub struct Metrics {
     pub outputs: IntCounterVec,
     /// Transactions by result (`commit`, `abort`).
     pub transactions: IntCounterVec,
+    /// Producers rebuilt after fencing.
+    pub producer_rebuilds: IntCounter,
     /// Changelog records restored (`restore-total`; the rate is its derivative).
     pub restored: IntCounter,
+    /// Input offsets committed by this instance.
+    pub committed: CommittedOffsets,
     /// Tasks running.
     pub tasks_running: IntGauge,
     /// Tasks restoring.
@@ -83,6 +88,12 @@ impl Metrics {
             outputs: counter_vec(&r, "invex_output_records_total", "Records produced", "output")?,
             transactions: counter_vec(&r, "invex_transactions_total", "Transactions", "result")?,
             restored: counter(&r, "invex_restore_total", "Changelog records restored")?,
+            producer_rebuilds: counter(
+                &r,
+                "invex_producer_rebuilds_total",
+                "Producers rebuilt after fencing",
+            )?,
+            committed: CommittedOffsets::default(),
             tasks_running: gauge(&r, "invex_tasks_running", "Tasks processing")?,
             tasks_restoring: gauge(&r, "invex_tasks_restoring", "Tasks restoring state")?,
             registry: r,

@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::rebalance::GroupContext;
 use crate::restore::Restorer;
 use crate::schema::resolver_for;
-use crate::sink::Sink;
+use crate::sink::{ProducerFactory, Sink};
 use crate::topics::Topics;
 
 /// What other threads may see of a running processor.
@@ -120,7 +120,11 @@ impl Processor {
         let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
         let partitions = verify(&base, &detect_topics(&topics, &stores, 1, 1))?;
         tracing::info!(partitions, application = %cfg.application_id, "topics verified");
-        let producer = self.producer(&base)?;
+        let new_producer: ProducerFactory = {
+            let (cfg, base) = (Arc::clone(&cfg), base.clone());
+            Box::new(move || create_producer(&cfg, &base))
+        };
+        let producer = new_producer()?;
         let resolver = resolver_for(&cfg.schema).map_err(|e| RuntimeError::Setup(e.to_string()))?;
         let codec = Codec::new(resolver, &topics)?;
         let metrics = self.handle.metrics.clone();
@@ -135,6 +139,7 @@ impl Processor {
             shared: SharedResources::new(cfg.memory_budget_bytes)?,
             metrics,
             clock: Arc::clone(&self.clock),
+            new_producer,
         });
         let core = Arc::new(Mutex::new(core));
         let inputs = topics.inputs().to_vec();
@@ -146,25 +151,6 @@ impl Processor {
         let closed = lock(&core).and_then(|mut c| c.close(&consumer));
         consumer.unsubscribe();
         result.and(closed)
-    }
-
-    fn producer(&self, base: &ClientConfig) -> Result<BaseProducer<DeliveryTracker>, RuntimeError> {
-        let mut config = base.clone();
-        config.set("linger.ms", "5").set("compression.type", "none");
-        if self.cfg.guarantee == Guarantee::ExactlyOnce {
-            config.set("transactional.id", transactional_id(&self.cfg));
-        } else {
-            config.set("enable.idempotence", "true");
-        }
-        let producer: BaseProducer<DeliveryTracker> = config
-            .create_with_context(DeliveryTracker::default())
-            .map_err(|e| RuntimeError::kafka("creating the producer", e))?;
-        if self.cfg.guarantee == Guarantee::ExactlyOnce {
-            producer
-                .init_transactions(Duration::from_secs(60))
-                .map_err(|e| RuntimeError::kafka("initialising transactions", e))?;
-        }
-        Ok(producer)
     }
 
     fn consumer(
@@ -225,24 +211,64 @@ impl Processor {
                 ),
             }
             let mut core = lock(core)?;
-            if let Some(e) = core.fatal.take() {
-                return Err(e);
-            }
-            core.restore_pending()?;
-            self.handle.ready.store(core.ready(), Ordering::SeqCst);
-            let read = core.fill(consumer)?;
-            let processed = core.process_ready()?;
-            idle = read == 0 && processed == 0;
-            if last_tick.elapsed() >= self.cfg.wall_clock_tick {
-                last_tick = Instant::now();
-                core.tick()?;
-            }
-            if core.batch_due() {
-                core.commit(consumer)?;
+            match self.step(consumer, &mut core, &mut last_tick) {
+                Ok(busy) => idle = !busy,
+                Err(RuntimeError::Fenced(context)) => {
+                    core.recover_from_fencing(consumer, context)?
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
     }
+
+    /// One round: restore, read, process, tick, commit. True if it read or processed records.
+    fn step(
+        &self,
+        consumer: &GroupConsumer,
+        core: &mut Core,
+        last_tick: &mut Instant,
+    ) -> Result<bool, RuntimeError> {
+        if let Some(e) = core.fatal.take() {
+            return Err(e);
+        }
+        core.restore_pending()?;
+        self.handle.ready.store(core.ready(), Ordering::SeqCst);
+        let read = core.fill(consumer)?;
+        let processed = core.process_ready()?;
+        if last_tick.elapsed() >= self.cfg.wall_clock_tick {
+            *last_tick = Instant::now();
+            core.tick()?;
+        }
+        if core.batch_due() {
+            core.commit(consumer)?;
+        }
+        Ok(read > 0 || processed > 0)
+    }
+}
+
+/// The instance's producer: transactional (transactions initialised) under exactly-once,
+/// idempotent under at-least-once.
+fn create_producer(
+    cfg: &RuntimeConfig,
+    base: &ClientConfig,
+) -> Result<BaseProducer<DeliveryTracker>, RuntimeError> {
+    let mut config = base.clone();
+    config.set("linger.ms", "5").set("compression.type", "none");
+    if cfg.guarantee == Guarantee::ExactlyOnce {
+        config.set("transactional.id", transactional_id(cfg));
+    } else {
+        config.set("enable.idempotence", "true");
+    }
+    let producer: BaseProducer<DeliveryTracker> = config
+        .create_with_context(DeliveryTracker::default())
+        .map_err(|e| RuntimeError::kafka("creating the producer", e))?;
+    if cfg.guarantee == Guarantee::ExactlyOnce {
+        producer
+            .init_transactions(Duration::from_secs(60))
+            .map_err(|e| RuntimeError::kafka("initialising transactions", e))?;
+    }
+    Ok(producer)
 }
 
 fn lock(core: &Mutex<Core>) -> Result<MutexGuard<'_, Core>, RuntimeError> {

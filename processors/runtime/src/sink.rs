@@ -37,6 +37,10 @@ pub(crate) struct DeadLetter<'a> {
     pub(crate) schema_id: Option<u32>,
 }
 
+/// Builds the instance's producer (transactions initialised): at start and after fencing.
+pub(crate) type ProducerFactory =
+    Box<dyn Fn() -> Result<BaseProducer<DeliveryTracker>, RuntimeError> + Send>;
+
 /// The instance's writer.
 pub(crate) struct Sink {
     pub(crate) producer: BaseProducer<DeliveryTracker>,

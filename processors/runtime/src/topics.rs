@@ -46,6 +46,11 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// The deployment's prefix in front of every topic name.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Names for `prefix` and `application_id`.
     pub fn new(prefix: &str, application_id: &str) -> Self {
         let inputs: Vec<(CanonicalTopic, String)> =
