@@ -44,6 +44,20 @@ fn settle(env: &Cluster, ends: &BTreeMap<(String, i32), i64>, stage: &str) -> Re
     Ok(())
 }
 
+/// Waits until `instances` run every task between them.
+fn all_tasks_running(instances: &[&Running], stage: &str) -> Result<(), Failed> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let running =
+        || -> i64 { instances.iter().map(|r| r.handle.metrics.tasks_running.get()).sum() };
+    while running() != i64::from(PARTITIONS) {
+        if Instant::now() > deadline {
+            return Err(format!("{stage}: {} of {PARTITIONS} tasks running", running()).into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// The outputs of a group that grows from two instances to three and shrinks back to one, with
 /// a third of the input produced at each size, equal the driver's uninterrupted run.
 pub(crate) fn scale() -> Result<(), Failed> {
@@ -63,8 +77,12 @@ pub(crate) fn scale() -> Result<(), Failed> {
     env.produce_atomically(thirds[1]);
     settle(&env, &env.ends_by_reading(), "three instances")?;
 
+    // One instance at a time, as a StatefulSet scales down: each departure's rebalance
+    // completes (every task running somewhere) before the next instance leaves.
     b.stop();
+    all_tasks_running(&[&a, &c], "b left")?;
     c.stop();
+    all_tasks_running(&[&a], "c left")?;
     env.produce_atomically(thirds[2]);
     settle(&env, &env.ends_by_reading(), "one instance")?;
     let handle = a.stop();
