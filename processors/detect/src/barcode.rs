@@ -166,7 +166,7 @@ fn base(s: &ScanEvent, text: String, rule: &'static str, subtype: &str, note: St
         at: h.event_time,
         opening_event: h.event_id.clone(),
         quantities: exceptions::quantities(0, 1, None, "SCAN"),
-        valuation: exceptions::valuation(0, 0.0, "XXX"),
+        valuation: exceptions::valuation(0, 0.0, crate::cycle_count::NO_CURRENCY),
         severity: 0,
         owner: invex_model::OwnerTeam::Ops,
         root_cause: None,

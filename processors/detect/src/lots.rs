@@ -258,7 +258,7 @@ fn finding(
         at: h.event_time,
         opening_event: h.event_id.clone(),
         quantities: exceptions::quantities(0, 0, None, ""),
-        valuation: exceptions::valuation(0, 0.0, "XXX"),
+        valuation: exceptions::valuation(0, 0.0, crate::cycle_count::NO_CURRENCY),
         severity: 0,
         owner: p.owner,
         root_cause: None,

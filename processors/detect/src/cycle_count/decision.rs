@@ -86,17 +86,7 @@ enum Answer {
 
 /// The answer a decision gives, or why it cannot be applied.
 fn applicable(state: &ExceptionState, d: &ApprovalDecision) -> Result<Answer, String> {
-    let status = state.record.status;
-    if status != ExceptionStatus::AwaitingApproval {
-        return Err(format!("exception is {}, not awaiting approval", symbol(status)));
-    }
-    let open_request = state.record.approval.as_ref().map(|a| a.request_id.as_str());
-    if d.approval_request_id.as_deref() != open_request {
-        return Err(format!(
-            "decision answers request {:?}, the outstanding request is {:?}",
-            d.approval_request_id, open_request
-        ));
-    }
+    records::answers_open_request(&state.record, d)?;
     match d.verdict {
         ApprovalVerdict::Approve => Ok(Answer::Approve),
         ApprovalVerdict::Reject => Ok(Answer::Reject),

@@ -28,8 +28,10 @@ use invex_model::{
     BookSnapshot, CanonicalEvent, ItemMaster, PickEvent, ReceiptLine, TaskEvent, TaskStatus,
 };
 
-pub(crate) use self::records::{AuditDraft, action, add_sources, audit, symbol};
-pub(crate) use self::shared::{BookView, ItemView, adjust, book, item, lot_books};
+pub(crate) use self::records::{
+    AuditDraft, action, add_sources, answers_open_request, audit, symbol,
+};
+pub(crate) use self::shared::{BookView, ItemView, NO_CURRENCY, adjust, book, item, lot_books};
 use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
 pub(crate) use self::state::{STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};

@@ -280,3 +280,23 @@ pub(super) fn decision_name(decision: Decision) -> &'static str {
 pub(crate) fn symbol<T: serde::Serialize>(value: T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
+
+/// Why an approval decision cannot be applied to `record`: the exception is not awaiting
+/// approval, or the decision answers another request than the outstanding one.
+pub(crate) fn answers_open_request(
+    record: &invex_model::ExceptionRecord,
+    d: &invex_model::ApprovalDecision,
+) -> Result<(), String> {
+    let status = record.status;
+    if status != invex_model::ExceptionStatus::AwaitingApproval {
+        return Err(format!("exception is {}, not awaiting approval", symbol(status)));
+    }
+    let open_request = record.approval.as_ref().map(|a| a.request_id.as_str());
+    if d.approval_request_id.as_deref() != open_request {
+        return Err(format!(
+            "decision answers request {:?}, the outstanding request is {:?}",
+            d.approval_request_id, open_request
+        ));
+    }
+    Ok(())
+}

@@ -10,6 +10,10 @@ use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::key::KeyReader;
 
+/// ISO 4217's code for "no currency": the currency of a value when neither master data nor a
+/// book snapshot gives one.
+pub(crate) const NO_CURRENCY: &str = "XXX";
+
 /// Item facts for valuation and policy scope.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ItemView {
@@ -17,7 +21,7 @@ pub(crate) struct ItemView {
     pub(crate) class: Option<String>,
     /// Unit cost (master data, else latest book snapshot, else 0).
     pub(crate) unit_cost: f64,
-    /// Currency of `unit_cost` (`XXX` when unknown).
+    /// Currency of `unit_cost` ([`NO_CURRENCY`] when unknown).
     pub(crate) currency: String,
 }
 

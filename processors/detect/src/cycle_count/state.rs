@@ -133,12 +133,12 @@ impl ItemState {
         self.master.as_ref().and_then(|m| m.abc_class.as_deref())
     }
 
-    /// Unit cost and currency: master data, else the latest book snapshot, else 0 in `XXX`
+    /// Unit cost and currency: master data, else the latest book snapshot, else 0 in no currency
     /// (ISO 4217 "no currency").
     pub(super) fn pricing(&self) -> (f64, String) {
         match self.master.as_ref().or(self.book.as_ref()) {
             Some(f) => (f.unit_cost, f.currency.clone()),
-            None => (0.0, "XXX".to_owned()),
+            None => (0.0, super::shared::NO_CURRENCY.to_owned()),
         }
     }
 }

@@ -20,7 +20,7 @@ use invex_model::{
 
 use super::lifecycle::{commit, issue};
 use super::{ActionPlan, CASE, Case};
-use crate::cycle_count::{AuditDraft, add_sources, audit, item_key, symbol};
+use crate::cycle_count::{AuditDraft, add_sources, answers_open_request, audit, item_key, symbol};
 use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::key::Key;
@@ -83,17 +83,7 @@ pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
 
 /// True for an applicable APPROVE, false for an applicable REJECT, else why it is ignored.
 fn applicable(case: &Case, d: &ApprovalDecision) -> Result<bool, String> {
-    let status = case.record.status;
-    if status != ExceptionStatus::AwaitingApproval {
-        return Err(format!("exception is {}, not awaiting approval", symbol(status)));
-    }
-    let open_request = case.record.approval.as_ref().map(|a| a.request_id.as_str());
-    if d.approval_request_id.as_deref() != open_request {
-        return Err(format!(
-            "decision answers request {:?}, the outstanding request is {:?}",
-            d.approval_request_id, open_request
-        ));
-    }
+    answers_open_request(&case.record, d)?;
     match d.verdict {
         ApprovalVerdict::Approve => Ok(true),
         ApprovalVerdict::Reject => Ok(false),
