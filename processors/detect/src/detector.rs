@@ -230,6 +230,29 @@ impl<'a> Ctx<'a> {
         Ok(self.timers.cancel(self.store, kind, due, self.owner, key)?)
     }
 
+    /// Schedules a timer that `owner` (another detector) handles: the lifecycle governance
+    /// keeps every SLA timer with one detector, whichever detector opened the exception.
+    pub(crate) fn schedule_for(
+        &mut self,
+        owner: &'static str,
+        kind: TimerKind,
+        due: i64,
+        key: &[u8],
+    ) -> Result<(), DetectError> {
+        Ok(self.timers.schedule(self.store, kind, due, owner, key)?)
+    }
+
+    /// Cancels a timer scheduled with [`Ctx::schedule_for`].
+    pub(crate) fn cancel_for(
+        &mut self,
+        owner: &'static str,
+        kind: TimerKind,
+        due: i64,
+        key: &[u8],
+    ) -> Result<(), DetectError> {
+        Ok(self.timers.cancel(self.store, kind, due, owner, key)?)
+    }
+
     /// Emits an exception record version.
     pub fn emit_exception(&mut self, record: ExceptionRecord) {
         self.out.exceptions.push(record);

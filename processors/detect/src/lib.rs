@@ -14,8 +14,12 @@
 //! - **Restorable**: all state is in the store, whose every write is a changelog entry; a fresh
 //!   engine on a store rebuilt from the changelog continues exactly (property-tested).
 //! - **Idempotent**: an event id seen before changes nothing ([`Outcome::duplicate`]).
-//! - **Safe**: a STOCK_ADJUSTMENT is only ever emitted for an APPROVE decision answering the
-//!   outstanding APPROVAL_REQUEST (property-tested).
+//! - **Safe**: a STOCK_ADJUSTMENT or RELEASE_HOLD is only ever emitted for an APPROVE decision
+//!   answering the outstanding APPROVAL_REQUEST, by a role at the required tier or both roles
+//!   of the dual approval (property-tested).
+//! - **Isolated**: tenants share nothing: the tenant is in every state key and id, and one
+//!   tenant's policy override, events and decisions never change another's outputs
+//!   (property-tested).
 //!
 //! Detectors, one module each (its docs list the rule ids, policy keys and actions), all
 //! configured by one policy (`processors/detect/policy/default.toml`):
@@ -32,11 +36,13 @@
 //! | BARCODE_MISMATCH | `barcode` | BM-001..003 |
 //! | SYNC_FAILURE | `sync` | SF-001..003 |
 //! | ORDER_ALLOCATION_CONFLICT | `allocation` | OAC-001..003 |
-//! | LOT_SERIAL_INCONSISTENCY | `lots` | LS-001..002 |
+//! | LOT_SERIAL_INCONSISTENCY | `lots` | LS-001..004 |
 //!
 //! Every detector but cycle count records its exceptions through the shared lifecycle of the
 //! `exceptions` module (one open exception per type and subject, deterministic ids, approval
-//! gate with rule EX-001). There is one stock book, the cycle-count ledger; the other
+//! answers with rule EX-001). Both homes follow one lifecycle from the `governance` module
+//! (GOV-001 triage, GOV-002 SLA escalation on the wall clock, GOV-003 acknowledge, hold,
+//! release, resolve and cancel, GOV-004 the approval gate by tier and dual approval). There is one stock book, the cycle-count ledger; the other
 //! detectors read it and never keep their own. [`testkit::TestDriver`] runs the engine like
 //! Kafka Streams' TopologyTestDriver; scenarios in `tests/scenarios/` are data files it runs.
 //!
@@ -58,6 +64,7 @@ mod engine;
 mod error;
 mod exceptions;
 mod expired;
+mod governance;
 mod key;
 mod lots;
 mod master;
@@ -78,10 +85,10 @@ pub use policy::{
     ApprovalTier, BarcodeMismatchOverride, BarcodeMismatchPolicy, CycleCountOverride,
     CycleCountPolicy, CycleCountThresholds, DamagedGoodsOverride, DamagedGoodsPolicy,
     DetectorOverrides, DetectorPolicies, DuplicatePickOverride, DuplicatePickPolicy,
-    ExpiredInventoryOverride, ExpiredInventoryPolicy, LotSerialOverride, LotSerialPolicy,
-    NegativeOnHandOverride, NegativeOnHandPolicy, OrderAllocationConflictOverride,
-    OrderAllocationConflictPolicy, Override, Policy, PolicyError, PolicyIssue,
-    PutawayFailureOverride, PutawayFailurePolicy, ReceivingVarianceOverride,
+    ExpiredInventoryOverride, ExpiredInventoryPolicy, GovernanceOverride, GovernancePolicy,
+    LotSerialOverride, LotSerialPolicy, NegativeOnHandOverride, NegativeOnHandPolicy,
+    OrderAllocationConflictOverride, OrderAllocationConflictPolicy, Override, Policy, PolicyError,
+    PolicyIssue, PutawayFailureOverride, PutawayFailurePolicy, ReceivingVarianceOverride,
     ReceivingVariancePolicy, Resolved, Scope, SyncFailureOverride, SyncFailurePolicy, Tolerance,
 };
 pub use store::{ChangelogEntry, MemStore, Store, StoreError, StoreName};

@@ -19,14 +19,25 @@
 //!   the rows of one snapshot run arrive one by one).
 //!
 //! This detector runs before the cycle-count rule, so it sees the previous snapshot before the
-//! new one replaces it. Many SKUs of one site diverging together (an integration outage) needs
-//! a view across SKUs, which a task keyed by SKU does not have: not detected here.
+//! new one replaces it.
+//!
+//! Site-wide outage: many SKUs of one site failing together point to an integration outage
+//! (domain research 6.2), not to one bad posting. When a finding of either rule is recorded
+//! and, counting it, `outage_sku_threshold` distinct SKUs of the site have an open
+//! SYNC_FAILURE opened within `outage_window_minutes` before it, its root cause becomes
+//! SYSTEM_SYNC / `INTEGRATION_OUTAGE` with the count as the signal (each SKU keeps its own
+//! exception). Limitation, by design of the partitioning: a task only holds the SKUs of its
+//! partition, so the count is per partition. With P partitions a site-wide outage of N SKUs
+//! shows about N/P per task; set the threshold for that, or aggregate across partitions
+//! downstream (the KPI processor sees every exception). Exceptions opened before the
+//! threshold was crossed keep their per-SKU root cause.
 //!
 //! State: `sf.msg` (item ++ message id -> the message's status and timers).
 //! Poison: an acknowledgement with an empty message id.
 //!
 //! Policy keys (`[sync_failure]`, overridable): `ack_timeout_minutes`,
-//! `settle_window_minutes`, `ack_severity`, `divergence_severity`, `owner`, `it_group`.
+//! `settle_window_minutes`, `ack_severity`, `divergence_severity`, `owner`, `it_group`,
+//! `outage_sku_threshold`, `outage_window_minutes`.
 
 use std::collections::BTreeMap;
 
@@ -244,6 +255,7 @@ fn open_ack(
             .detail("request", "RESYNC"),
     ];
     f.note = note;
+    flag_outage(ctx, &mut f, &p)?;
     exceptions::open_or_update(ctx, f)
 }
 
@@ -310,7 +322,41 @@ fn on_book(ctx: &mut Ctx<'_>, b: &BookSnapshot) -> Result<(), DetectError> {
     f.actions =
         vec![ActionPlan::new(ActionType::ItIncident, &p.it_group).detail("request", "RESYNC")];
     f.note = note;
+    flag_outage(ctx, &mut f, &p)?;
     exceptions::open_or_update(ctx, f)
+}
+
+/// Turns the root cause of a finding into an integration outage when enough SKUs of its site
+/// (in this task) have an open SYNC_FAILURE opened within the window (see the module docs).
+fn flag_outage(ctx: &Ctx<'_>, f: &mut Finding, p: &SyncFailurePolicy) -> Result<(), DetectError> {
+    let s = &f.subject;
+    let since = f.at.saturating_sub(p.outage_window_minutes.saturating_mul(MINUTE_MS));
+    let site = Key::new().str(&s.tenant).str(&s.site).into_bytes();
+    let mut skus = std::collections::BTreeSet::from([s.sku.clone()]);
+    for (_, case) in ctx.scan(exceptions::CASE, &site)? {
+        let r = &case.record;
+        if r.exception_type == TYPE && r.status.is_open() && r.opened_at >= since {
+            skus.insert(r.sku.clone());
+        }
+    }
+    let count = i64::try_from(skus.len()).unwrap_or(i64::MAX);
+    if count < p.outage_sku_threshold {
+        return Ok(());
+    }
+    let signal = format!(
+        "{count} SKUs of site {} have a sync failure opened within {} minutes (this partition)",
+        s.site, p.outage_window_minutes
+    );
+    let mut signals = vec![signal];
+    signals.extend(f.root_cause.take().into_iter().flat_map(|c| c.signals));
+    f.root_cause = Some(RootCause {
+        category: RootCauseCategory::SystemSync,
+        code: "INTEGRATION_OUTAGE".to_owned(),
+        confidence: 0.9,
+        signals,
+    });
+    f.details.insert("outage_skus".to_owned(), count.to_string());
+    Ok(())
 }
 
 /// Quantity of this item's postings not acknowledged yet.

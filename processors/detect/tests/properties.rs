@@ -10,7 +10,11 @@
 //! - a crash, restore from the changelog and continue, at any point, changes no output byte;
 //! - delivering every event twice changes no output byte;
 //! - no STOCK_ADJUSTMENT or RELEASE_HOLD without an APPROVE decision, and every one names (in
-//!   `approval_ref`) an APPROVE decision that answered that exception's approval request.
+//!   `approval_ref`) an APPROVE decision that answered that exception's approval request;
+//! - every one passed the approval gate: the approvals it lists are APPROVEs of its request by
+//!   a role at or above the requested tier, or by both roles of the dual approval (always the
+//!   dual approval for lot/serial and expiry exceptions). Decisions carry random roles (or
+//!   none) and every lifecycle verdict (hold, release, resolve, cancel, acknowledge) occurs.
 
 use std::collections::BTreeMap;
 
@@ -18,13 +22,19 @@ use invex_detect::testkit::TestDriver;
 use invex_detect::{Outputs, Policy};
 use invex_model::{
     AckStatus, ActionType, ApprovalDecision, ApprovalVerdict, AsnLine, BookSnapshot,
-    CanonicalEvent, ConditionCode, CountEvent, CountType, EpcisAction, EventHeader, IntegrationAck,
-    ItemMaster, OrderAllocation, PickEvent, ReceiptLine, ScanEvent, ScanResult, SourceSystem,
-    StockType, TaskEvent, TaskStatus, TaskType,
+    CanonicalEvent, ConditionCode, CountEvent, CountType, EpcisAction, EventHeader, ExceptionType,
+    IntegrationAck, ItemMaster, OrderAllocation, PickEvent, ReceiptLine, ScanEvent, ScanResult,
+    SourceSystem, StockType, TaskEvent, TaskStatus, TaskType,
 };
 use proptest::prelude::*;
 
 const LOCATIONS: [&str; 2] = ["L1", "L2"];
+/// Roles a decision may carry (index `ROLES.len()`: none): the default tiers, lowest first,
+/// then the two roles of the dual approval.
+const ROLES: [&str; 5] =
+    ["SUPERVISOR", "INVENTORY_MANAGER", "FINANCE_CONTROLLER", "QUALITY", "FINANCE"];
+const TIERS: usize = 3;
+const DUAL: [&str; 2] = ["QUALITY", "FINANCE"];
 const START: i64 = 1_736_150_400_000;
 
 /// Which exception a decision names.
@@ -51,7 +61,7 @@ enum Op {
     Pick { loc: usize, qty: i64 },
     Move { from: usize, qty: i64 },
     Count { loc: usize, counted: i64, seq: i32, wms: Option<i64> },
-    Decide { verdict: ApprovalVerdict, target: Target, request: Request },
+    Decide { verdict: ApprovalVerdict, target: Target, request: Request, role: usize },
     Wall { ms: i64 },
     Redeliver { back: usize },
     Retry { back: usize },
@@ -76,6 +86,9 @@ fn verdicts(with_approve: bool) -> BoxedStrategy<ApprovalVerdict> {
         Just(ApprovalVerdict::RequestRecount),
         Just(ApprovalVerdict::Acknowledge),
         Just(ApprovalVerdict::Hold),
+        Just(ApprovalVerdict::Release),
+        Just(ApprovalVerdict::Resolve),
+        Just(ApprovalVerdict::Cancel),
     ];
     if with_approve {
         prop_oneof![2 => Just(ApprovalVerdict::Approve), 3 => others].boxed()
@@ -97,9 +110,11 @@ fn op(with_approve: bool) -> impl Strategy<Value = Op> {
         1 => (0..2usize, 0..15i64).prop_map(|(from, qty)| Op::Move { from, qty }),
         5 => (0..2usize, 40..160i64, 1..=3i32, proptest::option::of(40..160i64))
             .prop_map(|(loc, counted, seq, wms)| Op::Count { loc, counted, seq, wms }),
-        3 => (verdicts(with_approve), target, request)
-            .prop_map(|(verdict, target, request)| Op::Decide { verdict, target, request }),
+        3 => (verdicts(with_approve), target, request, 0..=ROLES.len())
+            .prop_map(|(verdict, target, request, role)| Op::Decide { verdict, target, request, role }),
         2 => (0..4_000i64).prop_map(|ms| Op::Wall { ms }),
+        // Long quiet spells: SLA deadlines pass and the escalation ladder climbs.
+        1 => (600_000..10_800_000i64).prop_map(|ms| Op::Wall { ms }),
         1 => (1..6usize).prop_map(|back| Op::Redeliver { back }),
         1 => (1..4usize).prop_map(|back| Op::Retry { back }),
         1 => (0..2usize, 0..160i64).prop_map(|(id, qty)| Op::Allocate { id, qty }),
@@ -241,8 +256,12 @@ impl Run {
             Op::Count { loc, counted, seq, wms } => {
                 count(&id, t, LOCATIONS[*loc], *counted, *seq, *wms)
             }
-            Op::Decide { verdict, target, request } => {
-                let decision = self.decision(&id, t, *verdict, *target, *request);
+            Op::Decide { verdict, target, request, role } => {
+                let mut decision = self.decision(&id, t, *verdict, *target, *request);
+                decision.actor_role = ROLES.get(*role).map(|r| (*r).to_owned());
+                if *verdict == ApprovalVerdict::Hold {
+                    decision.reason_code = Some("AWAITING_VENDOR".to_owned());
+                }
                 self.decisions.push(decision.clone());
                 CanonicalEvent::Approval(decision)
             }
@@ -625,6 +644,7 @@ fn check_adjustments(run: &Run) -> Result<usize, TestCaseError> {
                 && a.exception_id == adjustment.exception_id
         });
         prop_assert!(answered, "the APPROVE did not answer a request of that exception");
+        check_gate(run, adjustment, &approves)?;
     }
     let mut per_exception = BTreeMap::new();
     for a in &adjustments {
@@ -632,6 +652,46 @@ fn check_adjustments(run: &Run) -> Result<usize, TestCaseError> {
     }
     prop_assert!(per_exception.values().all(|&n| n == 1), "one gated action per exception");
     Ok(adjustments.len())
+}
+
+/// The approvals an adjustment lists passed the gate: one APPROVE of its request by a role at
+/// or above the requested tier, or one by each role of the dual approval.
+fn check_gate(
+    run: &Run,
+    adjustment: &invex_model::ActionCommand,
+    approves: &BTreeMap<&str, &ApprovalDecision>,
+) -> Result<(), TestCaseError> {
+    let listed = adjustment.details.get("approvals").cloned().unwrap_or_default();
+    let mut roles = Vec::new();
+    for given in listed.split(',') {
+        let event_id = given.rsplit(':').next().unwrap_or_default();
+        let decision = approves.get(event_id);
+        prop_assert!(decision.is_some(), "approval {given} is no APPROVE");
+        let Some(decision) = decision else { continue };
+        prop_assert_eq!(
+            &decision.approval_request_id,
+            &adjustment.details.get("approval_request_id").cloned()
+        );
+        roles.push(decision.actor_role.clone().unwrap_or_default());
+    }
+    roles.sort();
+    let rank = |role: &str| ROLES[..TIERS].iter().position(|r| *r == role);
+    let tier = adjustment.approval_tier.as_deref().unwrap_or_default();
+    let single = roles.len() == 1 && rank(&roles[0]).zip(rank(tier)).is_some_and(|(h, n)| h >= n);
+    let mut dual: Vec<String> = DUAL.iter().map(|r| (*r).to_owned()).collect();
+    dual.sort();
+    let kind = run.log.exceptions.iter().find(|e| e.exception_id == adjustment.exception_id);
+    let must_be_dual = kind.is_some_and(|e| {
+        matches!(
+            e.exception_type,
+            ExceptionType::LotSerialInconsistency | ExceptionType::ExpiredInventory
+        )
+    });
+    prop_assert!(
+        roles == dual || (single && !must_be_dual),
+        "gate not met: {roles:?}, tier {tier}"
+    );
+    Ok(())
 }
 
 proptest! {
@@ -674,6 +734,7 @@ fn the_generated_shape_reaches_an_adjustment() {
         verdict: ApprovalVerdict::Approve,
         target: Target::Latest,
         request: Request::Outstanding,
+        role: TIERS - 1,
     };
     let steps = vec![
         (0, Op::Book { loc: 0, qty: 100 }),
@@ -692,6 +753,7 @@ fn the_generated_shape_reaches_a_write_off_of_damaged_goods() {
         verdict: ApprovalVerdict::Approve,
         target: Target::Latest,
         request: Request::Outstanding,
+        role: TIERS - 1,
     };
     let steps = vec![
         (0, Op::Book { loc: 0, qty: 100 }),
@@ -702,5 +764,25 @@ fn the_generated_shape_reaches_a_write_off_of_damaged_goods() {
     let run = run(&steps, None, false);
     let types: Vec<_> = run.log.exceptions.iter().map(|e| e.exception_type).collect();
     assert!(types.contains(&invex_model::ExceptionType::DamagedGoods), "{types:?}");
+    assert_eq!(check_adjustments(&run).unwrap(), 1);
+}
+
+#[test]
+fn the_generated_shape_reaches_a_release_of_held_stock() {
+    let decide = |verdict| Op::Decide {
+        verdict,
+        target: Target::Latest,
+        request: Request::Outstanding,
+        role: TIERS - 1,
+    };
+    let steps = vec![
+        (0, Op::Book { loc: 0, qty: 100 }),
+        (60, Op::DamagedScan { loc: 0, qty: 1 }),
+        (60, decide(ApprovalVerdict::Resolve)),
+        (60, decide(ApprovalVerdict::Approve)),
+    ];
+    let run = run(&steps, None, false);
+    let released = run.log.actions.iter().filter(|a| a.action_type == ActionType::ReleaseHold);
+    assert_eq!(released.count(), 1);
     assert_eq!(check_adjustments(&run).unwrap(), 1);
 }

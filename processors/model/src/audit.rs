@@ -34,6 +34,18 @@ pub enum Decision {
     DecisionIgnored,
     /// Another lifecycle transition.
     Transitioned,
+    /// Priority, root-cause recommendation and owner computed (OPEN to TRIAGED).
+    Triaged,
+    /// A person acknowledged the exception (the acknowledge SLA stops).
+    Acknowledged,
+    /// A person put the exception on hold (SLA clocks pause).
+    Held,
+    /// A person released the exception from hold (SLA clocks resume).
+    Released,
+    /// The exception was cancelled (SLA clocks stop).
+    Cancelled,
+    /// An SLA deadline passed: escalation level raised and an ESCALATION issued.
+    Escalated,
 }
 
 /// One audited decision.

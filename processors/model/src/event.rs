@@ -529,8 +529,13 @@ pub enum ApprovalVerdict {
     Acknowledge,
     /// Mark it resolved.
     Resolve,
-    /// Put it on hold.
+    /// Put it on hold (the hold reason in `reason_code`: `AWAITING_VENDOR`, `AWAITING_IT`,
+    /// `AWAITING_CARRIER`, `AWAITING_QUALITY`).
     Hold,
+    /// Release it from hold, back to the status it had before.
+    Release,
+    /// Cancel it (duplicate, raised in error).
+    Cancel,
 }
 
 /// A human decision coming back from an approval tool (`approvals`).

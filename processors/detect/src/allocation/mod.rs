@@ -32,6 +32,7 @@ mod rules;
 use invex_model::{CanonicalEvent, TaskStatus};
 
 use self::rules::ALLOC;
+pub(crate) use self::rules::open_allocations;
 use crate::cycle_count::Subject;
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;

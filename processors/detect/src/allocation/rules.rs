@@ -287,3 +287,24 @@ fn finding(
         ..Finding::blank(subject_ref(s, text), rule, Some(subtype.to_owned()), at, item, p.owner)
     }
 }
+
+/// Customer exposure of an item at a site, for triage: open quantity per open allocation and
+/// its promised ship time, allocation key order.
+pub(crate) fn open_allocations(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    site: &str,
+    sku: &str,
+) -> Result<Vec<(i64, Option<i64>)>, DetectError> {
+    let subject_scope = Scope { tenant, site, class: None, sku };
+    let closed = ctx.policy().order_allocation_conflict(&subject_scope).settings.closed_statuses;
+    let mut out = Vec::new();
+    for (_, rec) in ctx.scan(ALLOC, &item_key(tenant, site, sku))? {
+        if let Some((f, holds)) = rec.holds(&closed)
+            && holds > 0
+        {
+            out.push((holds, f.promised));
+        }
+    }
+    Ok(out)
+}

@@ -14,7 +14,11 @@
 //!   the decision time, so later counts compare to the corrected book.
 //! - REJECT: through REJECTED to RESOLVED / ADJUSTMENT_REJECTED; no adjustment, ledger as is.
 //! - REQUEST_RECOUNT: back to AWAITING_RECOUNT with a new RECOUNT_TASK.
-//! - Other verdicts (acknowledge, resolve, hold) do not answer an approval request: ignored.
+//! - APPROVE must also pass the approval gate (approver role at the required tier, or the
+//!   dual quality and finance approval; see the governance gate module); a first of two
+//!   approvals is recorded as a partial APPROVED without any action.
+//! - Acknowledge, hold, release, resolve and cancel are lifecycle decisions of the governance
+//!   module, which applies them to any open exception.
 //!
 //! This is the only place a STOCK_ADJUSTMENT is built.
 
@@ -33,6 +37,7 @@ use super::state::{
 };
 use crate::detector::Ctx;
 use crate::error::DetectError;
+use crate::governance::{self, GateVerdict, Given, Governed, RULE_GATE};
 use crate::policy::Scope;
 
 /// Applies or ignores one decision.
@@ -47,18 +52,44 @@ pub(super) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
         ctx.emit_audit(audit);
         return Ok(());
     };
+    if governance::is_lifecycle_verdict(d.verdict) {
+        return governance::decide(ctx, Governed::Count(state), d);
+    }
     let verdict = match applicable(&state, d) {
         Ok(verdict) => verdict,
         Err(reason) => {
             let to = state.record.status;
             let draft = draft_for(&state, d, Decision::DecisionIgnored, to, reason);
-            let audit = records::audit(&state.record, draft, RULE_DECISION, Some(&h.event_id));
-            ctx.emit_audit(audit);
+            governance::emit_refusal(ctx, &state.record, draft, RULE_DECISION, &h.event_id);
             return Ok(());
         }
     };
+    let mut approvals = Vec::new();
+    if verdict == Answer::Approve {
+        match governance::check_approval(ctx, &state.record, &mut state.gov, d)? {
+            Err(why) => {
+                let draft = governance::refused_draft(&state.record, d, why);
+                governance::emit_refusal(ctx, &state.record, draft, RULE_GATE, &h.event_id);
+                return Ok(());
+            }
+            Ok(GateVerdict::Partial { have, need }) => {
+                governance::bump(
+                    ctx,
+                    &mut state.record,
+                    RULE_GATE,
+                    h.event_time,
+                    Some(&h.event_id),
+                );
+                let draft = governance::partial_draft(d, have, need);
+                return commit(ctx, state, Change { actions: Vec::new(), audits: vec![draft] });
+            }
+            Ok(GateVerdict::Complete(given)) => approvals = given,
+        }
+    }
+    state.gov.approvals.clear();
     let r = &mut state.record;
     r.version += 1;
+    r.policy_version = ctx.policy().version().to_owned();
     r.updated_at = h.event_time;
     r.rule_id = RULE_DECISION.to_owned();
     add_sources(r, std::slice::from_ref(&h.event_id));
@@ -69,7 +100,7 @@ pub(super) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
     }
     let mut change = Change::default();
     match verdict {
-        Answer::Approve => approve(ctx, &mut state, &mut change, d)?,
+        Answer::Approve => approve(ctx, &mut state, &mut change, d, &approvals)?,
         Answer::Reject => reject(&mut state, &mut change, d),
         Answer::Recount => recount(ctx, &mut state, &mut change, d)?,
     }
@@ -103,6 +134,7 @@ fn draft_for(
     note: String,
 ) -> AuditDraft {
     AuditDraft {
+        rule: None,
         decision,
         from: Some(state.record.status),
         to,
@@ -154,6 +186,7 @@ fn approve(
     state: &mut ExceptionState,
     change: &mut Change,
     d: &ApprovalDecision,
+    approvals: &[Given],
 ) -> Result<(), DetectError> {
     let at = d.header.event_time;
     let proposed = state.proposed_adjustment.unwrap_or(state.record.quantities.variance);
@@ -171,6 +204,7 @@ fn approve(
     if let Some(request) = &d.approval_request_id {
         action.details.insert("approval_request_id".to_owned(), request.clone());
     }
+    action.details.insert("approvals".to_owned(), governance::describe(approvals));
     let action_id = action.action_id.0.clone();
     let note = format!("adjustment of {proposed} approved by {}", d.actor);
     let approved = draft_for(state, d, Decision::Approved, ExceptionStatus::Approved, note);

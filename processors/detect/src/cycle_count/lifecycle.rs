@@ -31,6 +31,7 @@ use super::records::{
 use super::state::{EXCEPTION, ExceptionState, OPEN, PURGE, exception_key};
 use crate::detector::{Ctx, TimerKind};
 use crate::error::DetectError;
+use crate::governance::{self, Home};
 use crate::key::Key;
 use crate::policy::Policy;
 
@@ -54,6 +55,7 @@ impl Change {
         let from = state.record.status;
         state.record.status = to;
         self.audits.push(AuditDraft {
+            rule: None,
             decision,
             from: Some(from),
             to,
@@ -102,6 +104,7 @@ fn accept(ctx: &mut Ctx<'_>, eval: &Evaluation) -> Result<(), DetectError> {
     record.resolved_at = Some(eval.count.count_time);
     let draft = AuditDraft {
         decision: Decision::AcceptedWithinTolerance,
+        rule: None,
         from: None,
         to: ExceptionStatus::Resolved,
         at: eval.count.count_time,
@@ -129,6 +132,7 @@ fn open_exception(ctx: &mut Ctx<'_>, eval: &Evaluation) -> Result<(), DetectErro
         subject: eval.count.subject.clone(),
         proposed_adjustment: None,
         approval_requests: 0,
+        gov: Default::default(),
     };
     let mut change = Change::default();
     let at = eval.count.count_time;
@@ -137,6 +141,8 @@ fn open_exception(ctx: &mut Ctx<'_>, eval: &Evaluation) -> Result<(), DetectErro
     draft.from = None;
     draft.inputs = eval.inputs.clone();
     draft.details = evaluation_details(eval);
+    let triaged = governance::on_open(ctx, Home::Count, &mut state.record, &mut state.gov, at)?;
+    change.audits.push(AuditDraft { inputs: eval.inputs.clone(), ..triaged });
     escalate(ctx.policy(), &mut state, &mut change, eval);
     commit(ctx, state, change)
 }
@@ -185,9 +191,11 @@ fn redetect(
         eval.finding.variance
     );
     let at = eval.count.count_time;
+    let score = governance::rescore(ctx, &mut state.record)?;
     let draft = change.transition(&mut state, Decision::Redetected, status, at, note);
     draft.inputs = eval.inputs.clone();
     draft.details = evaluation_details(eval);
+    draft.details.extend(score);
     commit(ctx, state, change)
 }
 
@@ -280,9 +288,12 @@ fn request_approval(
 /// Emits the new version, its actions and audit records, and persists the exception.
 pub(super) fn commit(
     ctx: &mut Ctx<'_>,
-    state: ExceptionState,
+    mut state: ExceptionState,
     change: Change,
 ) -> Result<(), DetectError> {
+    governance::settle(ctx, Home::Count, &state.record, &mut state.gov)?;
+    // Every version records the policy it was decided under (it may change while open).
+    state.record.policy_version = ctx.policy().version().to_owned();
     let record = &state.record;
     ctx.emit_exception(record.clone());
     for action in change.actions {

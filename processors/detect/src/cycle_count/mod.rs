@@ -33,7 +33,7 @@ pub(crate) use self::records::{
 };
 pub(crate) use self::shared::{BookView, ItemView, NO_CURRENCY, adjust, book, item, lot_books};
 use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
-pub(crate) use self::state::{STORES, Subject, item_key};
+pub(crate) use self::state::{ExceptionState, STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::store::StoreName;
@@ -76,6 +76,33 @@ impl Detector for CycleCount {
             _ => Ok(()),
         }
     }
+}
+
+/// The cycle-count exception stored at `key` (item ++ exception id), for governance.
+pub(crate) fn load_exception(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+) -> Result<Option<ExceptionState>, DetectError> {
+    ctx.get(EXCEPTION, key)
+}
+
+/// Persists a cycle-count exception without publishing a version.
+pub(crate) fn save_exception(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    state: &ExceptionState,
+) -> Result<(), DetectError> {
+    ctx.put(EXCEPTION, key, state)
+}
+
+/// Publishes and persists a governance transition of a cycle-count exception.
+pub(crate) fn commit_governed(
+    ctx: &mut Ctx<'_>,
+    state: ExceptionState,
+    actions: Vec<invex_model::ActionCommand>,
+    audits: Vec<AuditDraft>,
+) -> Result<(), DetectError> {
+    lifecycle::commit(ctx, state, lifecycle::Change { actions, audits })
 }
 
 fn on_item(ctx: &mut Ctx<'_>, i: &ItemMaster) -> Result<(), DetectError> {

@@ -46,6 +46,9 @@ pub(super) struct Evaluation {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AuditDraft {
     pub(crate) decision: Decision,
+    /// Rule of this decision when it is not the rule of the record version (governance
+    /// steps within a detector's version, such as triage).
+    pub(crate) rule: Option<&'static str>,
     pub(crate) from: Option<ExceptionStatus>,
     pub(crate) to: ExceptionStatus,
     pub(crate) at: i64,
@@ -111,6 +114,7 @@ pub(super) fn apply_evaluation(
     record.quantities = quantities(eval);
     record.valuation = valuation(eval);
     record.rule_id = rule.to_owned();
+    record.policy_version = policy.version().to_owned();
     record.updated_at = eval.count.count_time;
     record.owner_team = policy.owner_for(eval.cause.category);
     record.root_cause = Some(eval.cause.clone());
@@ -240,6 +244,7 @@ pub(crate) fn audit(
         audit_id.push('/');
         audit_id.push_str(suffix);
     }
+    let rule = draft.rule.unwrap_or(rule);
     AuditRecord {
         audit_id,
         exception_id: record.exception_id.clone(),
@@ -273,6 +278,12 @@ pub(super) fn decision_name(decision: Decision) -> &'static str {
         Decision::Redetected => "REDETECTED",
         Decision::DecisionIgnored => "DECISION_IGNORED",
         Decision::Transitioned => "TRANSITIONED",
+        Decision::Triaged => "TRIAGED",
+        Decision::Acknowledged => "ACKNOWLEDGED",
+        Decision::Held => "HELD",
+        Decision::Released => "RELEASED",
+        Decision::Cancelled => "CANCELLED",
+        Decision::Escalated => "ESCALATED",
     }
 }
 

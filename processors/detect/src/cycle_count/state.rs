@@ -38,7 +38,7 @@ pub(super) const MOVEMENT: Table<Movement> = Table::new(StoreName("cc.movement")
 /// Counts waiting for their evaluation timer.
 pub(super) const PENDING: Table<PendingCount> = Table::new(StoreName("cc.pending"));
 /// Exceptions by id.
-pub(super) const EXCEPTION: Table<ExceptionState> = Table::new(StoreName("cc.exception"));
+pub(crate) const EXCEPTION: Table<ExceptionState> = Table::new(StoreName("cc.exception"));
 /// Open exception per subject.
 pub(super) const OPEN: Table<String> = Table::new(StoreName("cc.open"));
 
@@ -229,11 +229,14 @@ impl PendingCount {
 /// An exception this detector owns: the latest published version plus what the next
 /// transitions need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct ExceptionState {
-    pub(super) record: ExceptionRecord,
+pub(crate) struct ExceptionState {
+    pub(crate) record: ExceptionRecord,
     pub(super) subject: Subject,
     /// Quantity of the outstanding (or decided) approval request.
     pub(super) proposed_adjustment: Option<i64>,
     /// Approval requests issued so far.
     pub(super) approval_requests: i32,
+    /// SLA clocks, hold and approvals given (see the governance module).
+    #[serde(default)]
+    pub(crate) gov: crate::governance::Governance,
 }

@@ -3,9 +3,12 @@
 //! `engine.seen` holds two key spaces:
 //!
 //! ```text
-//! b'i' ++ event_id                      -> empty   (lookup: was this id seen?)
-//! b'b' ++ bucket (8 bytes) ++ event_id  -> empty   (expiry index)
+//! b'i' ++ tenant ++ event_id                      -> empty   (lookup: was this id seen?)
+//! b'b' ++ bucket (8 bytes) ++ tenant ++ event_id  -> empty   (expiry index)
 //! ```
+//!
+//! Event ids are unique per tenant only (each tenant's systems mint their own), so the tenant
+//! is part of the key: one tenant's id never hides another tenant's event.
 //!
 //! An id is filed under the one-hour bucket of the stream time at which it arrived (not its
 //! own event time, so a very late event still lands in a bucket whose purge is in the future).
@@ -40,8 +43,8 @@ const ID_TAG: u8 = b'i';
 const BUCKET_TAG: u8 = b'b';
 const STREAM_TIME_KEY: &[u8] = b"stream_time";
 
-fn id_key(event_id: &str) -> Vec<u8> {
-    Key::new().byte(ID_TAG).str(event_id).into_bytes()
+fn id_key(tenant: &str, event_id: &str) -> Vec<u8> {
+    Key::new().byte(ID_TAG).str(tenant).str(event_id).into_bytes()
 }
 
 fn bucket_prefix(bucket: i64) -> Vec<u8> {
@@ -63,15 +66,24 @@ pub(crate) fn purge_timer_key(bucket: i64) -> [u8; 8] {
     encode_time(bucket)
 }
 
-/// Whether `event_id` was seen.
-pub(crate) fn is_seen(store: &dyn Store, event_id: &str) -> Result<bool, DetectError> {
-    Ok(store.get(SEEN, &id_key(event_id))?.is_some())
+/// Whether `event_id` of `tenant` was seen.
+pub(crate) fn is_seen(
+    store: &dyn Store,
+    tenant: &str,
+    event_id: &str,
+) -> Result<bool, DetectError> {
+    Ok(store.get(SEEN, &id_key(tenant, event_id))?.is_some())
 }
 
-/// Records `event_id` under `bucket`.
-pub(crate) fn mark(store: &mut dyn Store, event_id: &str, bucket: i64) -> Result<(), DetectError> {
-    store.put(SEEN, &id_key(event_id), &[])?;
-    let index = Key::new().raw(&bucket_prefix(bucket)).str(event_id).into_bytes();
+/// Records `event_id` of `tenant` under `bucket`.
+pub(crate) fn mark(
+    store: &mut dyn Store,
+    tenant: &str,
+    event_id: &str,
+    bucket: i64,
+) -> Result<(), DetectError> {
+    store.put(SEEN, &id_key(tenant, event_id), &[])?;
+    let index = Key::new().raw(&bucket_prefix(bucket)).str(tenant).str(event_id).into_bytes();
     store.put(SEEN, &index, &[])?;
     Ok(())
 }
@@ -114,12 +126,14 @@ mod tests {
     #[test]
     fn purge_forgets_one_bucket_only() {
         let mut store = MemStore::new();
-        mark(&mut store, "a", 0).unwrap();
-        mark(&mut store, "b", BUCKET_MS).unwrap();
+        mark(&mut store, "t1", "a", 0).unwrap();
+        mark(&mut store, "t1", "b", BUCKET_MS).unwrap();
+        mark(&mut store, "t2", "a", BUCKET_MS).unwrap();
         assert_eq!(purge(&mut store, 0).unwrap(), 1);
-        assert!(!is_seen(&store, "a").unwrap());
-        assert!(is_seen(&store, "b").unwrap());
-        assert_eq!(store.entries(SEEN).len(), 2);
+        assert!(!is_seen(&store, "t1", "a").unwrap());
+        assert!(is_seen(&store, "t1", "b").unwrap());
+        assert!(is_seen(&store, "t2", "a").unwrap(), "ids are per tenant");
+        assert_eq!(store.entries(SEEN).len(), 4);
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Engine {
         self.load(store)?;
         check_header(event)?;
         let header = event.header();
-        if dedupe::is_seen(store, &header.event_id)? {
+        if dedupe::is_seen(store, &header.tenant_id, &header.event_id)? {
             return Ok(Outcome { duplicate: true, ..Outcome::default() });
         }
         let previous = self.stream_time;
@@ -190,7 +190,7 @@ impl Engine {
                 Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
             detector.process(event, &mut ctx)?;
         }
-        self.remember(store, &header.event_id, stream_time)?;
+        self.remember(store, &header.tenant_id, &header.event_id, stream_time)?;
         let fired = self.fire(TimerKind::StreamTime, stream_time, wall_clock, store, out)?;
         let late = previous.is_some_and(|s| header.event_time < s);
         Ok(Outcome { late, timers_fired: fired, ..Outcome::default() }.with_emitted(before, out))
@@ -221,11 +221,12 @@ impl Engine {
     fn remember(
         &mut self,
         store: &mut dyn Store,
+        tenant: &str,
         event_id: &str,
         stream_time: i64,
     ) -> Result<(), DetectError> {
         let bucket = dedupe::bucket_of(stream_time);
-        dedupe::mark(store, event_id, bucket)?;
+        dedupe::mark(store, tenant, event_id, bucket)?;
         if self.purge_scheduled != Some(bucket) {
             let due = dedupe::purge_due(bucket);
             let key = dedupe::purge_timer_key(bucket);

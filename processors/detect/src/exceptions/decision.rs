@@ -10,7 +10,10 @@
 //!   event id, through APPROVED to RESOLVED / ADJUSTED; the ledger of the exception's
 //!   location and lot takes the adjustment at the decision time.
 //! - REJECT: through REJECTED to RESOLVED / ADJUSTMENT_REJECTED.
-//! - Any other verdict does not answer an approval request of these exceptions: ignored.
+//! - REQUEST_RECOUNT: the request is withdrawn, a RECOUNT_TASK goes out, AWAITING_RECOUNT.
+//! - APPROVE must pass the approval gate (see the governance gate module); the first of two
+//!   required approvals is recorded as a partial APPROVED without any action.
+//! - Acknowledge, hold, release, resolve and cancel go to the governance module.
 
 use std::collections::BTreeMap;
 
@@ -20,9 +23,10 @@ use invex_model::{
 
 use super::lifecycle::{commit, issue};
 use super::{ActionPlan, CASE, Case};
-use crate::cycle_count::{AuditDraft, add_sources, answers_open_request, audit, item_key, symbol};
+use crate::cycle_count::{AuditDraft, add_sources, answers_open_request, item_key, symbol};
 use crate::detector::Ctx;
 use crate::error::DetectError;
+use crate::governance::{self, GateVerdict, Given, Governed, RULE_GATE};
 use crate::key::Key;
 
 /// Rule: apply a human decision to a shared-lifecycle exception.
@@ -41,18 +45,39 @@ pub(crate) fn owns(ctx: &Ctx<'_>, d: &ApprovalDecision) -> Result<bool, DetectEr
 /// Applies or ignores one decision on a case of this module.
 pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(), DetectError> {
     let Some(mut case) = ctx.get(CASE, &case_key(d))? else { return Ok(()) };
-    let approve = match applicable(&case, d) {
-        Ok(approve) => approve,
+    if governance::is_lifecycle_verdict(d.verdict) {
+        return governance::decide(ctx, Governed::Shared(case), d);
+    }
+    let answer = match applicable(&case, d) {
+        Ok(answer) => answer,
         Err(reason) => {
             let draft = draft(&case, d, Decision::DecisionIgnored, case.record.status, reason);
-            let record = audit(&case.record, draft, RULE_DECISION, Some(&d.header.event_id));
-            ctx.emit_audit(record);
+            governance::emit_refusal(ctx, &case.record, draft, RULE_DECISION, &d.header.event_id);
             return Ok(());
         }
     };
+    let mut approvals = Vec::new();
+    if answer == Answer::Approve {
+        match governance::check_approval(ctx, &case.record, &mut case.gov, d)? {
+            Err(why) => {
+                let draft = governance::refused_draft(&case.record, d, why);
+                governance::emit_refusal(ctx, &case.record, draft, RULE_GATE, &d.header.event_id);
+                return Ok(());
+            }
+            Ok(GateVerdict::Partial { have, need }) => {
+                let at = d.header.event_time;
+                governance::bump(ctx, &mut case.record, RULE_GATE, at, Some(&d.header.event_id));
+                let draft = governance::partial_draft(d, have, need);
+                return commit(ctx, case, Vec::new(), vec![draft]);
+            }
+            Ok(GateVerdict::Complete(given)) => approvals = given,
+        }
+    }
+    case.gov.approvals.clear();
     let at = d.header.event_time;
     let r = &mut case.record;
     r.version += 1;
+    r.policy_version = ctx.policy().version().to_owned();
     r.updated_at = at;
     r.rule_id = RULE_DECISION.to_owned();
     add_sources(r, std::slice::from_ref(&d.header.event_id));
@@ -61,13 +86,28 @@ pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
         approval.approver = Some(d.actor.clone());
         approval.decided_at = Some(at);
     }
-    let (actions, mut drafts, how) = if approve {
-        let (adjustment, draft) = approve_case(ctx, &mut case, d)?;
-        (vec![adjustment], vec![draft], "ADJUSTED")
-    } else {
-        let note = format!("adjustment rejected by {}", d.actor);
-        let draft = draft(&case, d, Decision::Rejected, ExceptionStatus::Rejected, note);
-        (Vec::new(), vec![draft], "ADJUSTMENT_REJECTED")
+    let release = std::mem::take(&mut case.gov.release_requested);
+    let (actions, mut drafts, how) = match answer {
+        Answer::Approve if release => {
+            let group = governance::settings(ctx, &case.record)?.release_target_group;
+            let action = super::release::release(&mut case, d, &approvals, &group);
+            let note = format!("release approved by {}", d.actor);
+            let mut approved = draft(&case, d, Decision::Approved, ExceptionStatus::Approved, note);
+            approved.action_ids = vec![action.action_id.0.clone()];
+            case.record.status = ExceptionStatus::Approved;
+            (vec![action], vec![approved], "RELEASED")
+        }
+        Answer::Approve => {
+            let (adjustment, draft) = approve_case(ctx, &mut case, d, &approvals)?;
+            (vec![adjustment], vec![draft], "ADJUSTED")
+        }
+        Answer::Reject => {
+            let note = format!("rejected by {}", d.actor);
+            let draft = draft(&case, d, Decision::Rejected, ExceptionStatus::Rejected, note);
+            let how = if release { "RELEASE_REJECTED" } else { "ADJUSTMENT_REJECTED" };
+            (Vec::new(), vec![draft], how)
+        }
+        Answer::Recount => return recount(ctx, case, d),
     };
     let r = &mut case.record;
     r.status = ExceptionStatus::Resolved;
@@ -81,14 +121,46 @@ pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
     commit(ctx, case, actions, drafts)
 }
 
-/// True for an applicable APPROVE, false for an applicable REJECT, else why it is ignored.
-fn applicable(case: &Case, d: &ApprovalDecision) -> Result<bool, String> {
+/// The verdicts that answer an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Approve,
+    Reject,
+    Recount,
+}
+
+/// The answer a decision gives, or why it is ignored.
+fn applicable(case: &Case, d: &ApprovalDecision) -> Result<Answer, String> {
     answers_open_request(&case.record, d)?;
     match d.verdict {
-        ApprovalVerdict::Approve => Ok(true),
-        ApprovalVerdict::Reject => Ok(false),
+        ApprovalVerdict::Approve => Ok(Answer::Approve),
+        ApprovalVerdict::Reject => Ok(Answer::Reject),
+        ApprovalVerdict::RequestRecount => Ok(Answer::Recount),
         other => Err(format!("verdict {} does not answer this approval request", symbol(other))),
     }
+}
+
+/// REQUEST_RECOUNT: the approval request is withdrawn; a RECOUNT_TASK of the exception's
+/// location goes out and the exception waits in AWAITING_RECOUNT (a detector clearing it, or
+/// a person resolving or cancelling it, ends the wait).
+fn recount(ctx: &mut Ctx<'_>, mut case: Case, d: &ApprovalDecision) -> Result<(), DetectError> {
+    let cc = ctx.policy().cycle_count();
+    let at = d.header.event_time;
+    let due = at.saturating_add(cc.recount_due_minutes.saturating_mul(60_000));
+    let plan = ActionPlan {
+        due_at: Some(due),
+        ..ActionPlan::new(ActionType::RecountTask, &cc.recount_target_group)
+    }
+    .detail("count_type", "DEMAND")
+    .detail("blind", "true");
+    case.record.recount_attempts += 1;
+    let task = issue(&mut case, &plan, RequestedBy::User, at);
+    let note = format!("recount requested by {}", d.actor);
+    let mut drafted =
+        draft(&case, d, Decision::RecountRequested, ExceptionStatus::AwaitingRecount, note);
+    drafted.action_ids = vec![task.action_id.0.clone()];
+    case.record.status = ExceptionStatus::AwaitingRecount;
+    commit(ctx, case, vec![task], vec![drafted])
 }
 
 /// The STOCK_ADJUSTMENT of an approved case (and the ledger movement), with its audit draft.
@@ -96,6 +168,7 @@ fn approve_case(
     ctx: &mut Ctx<'_>,
     case: &mut Case,
     d: &ApprovalDecision,
+    approvals: &[Given],
 ) -> Result<(invex_model::ActionCommand, AuditDraft), DetectError> {
     let at = d.header.event_time;
     let proposed = case.proposed_adjustment.unwrap_or(case.record.quantities.variance);
@@ -106,7 +179,8 @@ fn approve_case(
         reason_code: Some(reason),
         ..ActionPlan::new(ActionType::StockAdjustment, &cc.adjustment_target_group)
     }
-    .detail("approver", d.actor.clone());
+    .detail("approver", d.actor.clone())
+    .detail("approvals", governance::describe(approvals));
     let plan = match &d.approval_request_id {
         Some(request) => plan.detail("approval_request_id", request.clone()),
         None => plan,
@@ -138,6 +212,7 @@ fn draft(
         details.insert("comment".to_owned(), comment.clone());
     }
     AuditDraft {
+        rule: None,
         decision,
         from: Some(case.record.status),
         to,

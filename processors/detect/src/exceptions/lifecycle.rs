@@ -6,6 +6,9 @@
 //! finding, subject has an open case  -> nothing when subtype and quantities are unchanged,
 //!                                       else one version more (REDETECTED) with the
 //!                                       finding's update actions (usually none)
+//! finding, a person closed the subject's
+//! exception with these same numbers   -> nothing (their RESOLVE or CANCEL stands until the
+//!                                       numbers change)
 //! accepted (within tolerance)        -> v1 RESOLVED (ACCEPTED_WITHIN_TOLERANCE), its actions
 //! cleared (the condition went away)  -> one version more, RESOLVED (RESOLVED)
 //! ```
@@ -25,6 +28,7 @@ use super::{ActionPlan, CASE, Case, Finding, OPEN, PURGE, SubjectRef};
 use crate::cycle_count::{AuditDraft, action, add_sources, audit};
 use crate::detector::{Ctx, TimerKind};
 use crate::error::DetectError;
+use crate::governance::{self, Home};
 use crate::key::Key;
 
 /// The open case of a subject, if any.
@@ -40,16 +44,22 @@ pub(crate) fn open_or_update(ctx: &mut Ctx<'_>, finding: Finding) -> Result<(), 
     if let Some(case) = find_open(ctx, &finding.subject)? {
         return redetect(ctx, case, &finding);
     }
+    if closed_by_person(ctx, &finding)? {
+        return Ok(());
+    }
     let (mut case, from) = fresh_case(ctx, &finding)?;
     let mut drafts = vec![draft(Decision::Opened, from, ExceptionStatus::Open, &finding)];
     let actions = plan_actions(&mut case, &finding.actions, finding.at);
     drafts[0].action_ids = actions.iter().map(|a| a.action_id.0.clone()).collect();
+    let triaged =
+        governance::on_open(ctx, Home::Shared, &mut case.record, &mut case.gov, finding.at)?;
+    drafts.push(AuditDraft { inputs: finding.inputs.clone(), ..triaged });
     let mut all = actions;
     if let Some(proposed) = finding.approval {
         let request = request_approval(ctx, &mut case, proposed, finding.at);
         let mut asked = draft(
             Decision::ApprovalRequested,
-            Some(ExceptionStatus::Open),
+            Some(ExceptionStatus::Triaged),
             ExceptionStatus::AwaitingApproval,
             &finding,
         );
@@ -60,6 +70,23 @@ pub(crate) fn open_or_update(ctx: &mut Ctx<'_>, finding: Finding) -> Result<(), 
         all.push(request);
     }
     commit(ctx, case, all, drafts)
+}
+
+/// Whether a person resolved or cancelled an exception of the subject with the finding's very
+/// numbers (a retained case whose last decision is theirs): their decision stands until the
+/// detector sees something new, like an unchanged re-detection of an open exception.
+fn closed_by_person(ctx: &Ctx<'_>, finding: &Finding) -> Result<bool, DetectError> {
+    let s = &finding.subject;
+    let cases = ctx.scan(CASE, &s.item_key())?;
+    Ok(cases.iter().any(|(_, case)| {
+        let r = &case.record;
+        r.exception_type == s.kind
+            && r.subject == s.text
+            && !r.status.is_open()
+            && r.rule_id == governance::RULE_HUMAN
+            && r.subtype == finding.subtype
+            && r.quantities == finding.quantities
+    }))
 }
 
 /// Records a finding accepted within tolerance: a resolved version 1 and its actions.
@@ -98,6 +125,7 @@ pub(crate) fn resolve_open(
     add_sources(r, cleared.inputs);
     let resolved = AuditDraft {
         decision: Decision::Resolved,
+        rule: None,
         from: Some(from),
         to: ExceptionStatus::Resolved,
         at: cleared.at,
@@ -134,9 +162,12 @@ fn redetect(ctx: &mut Ctx<'_>, mut case: Case, finding: &Finding) -> Result<(), 
     }
     let status = r.status;
     case.record.version += 1;
+    case.record.policy_version = ctx.policy().version().to_owned();
     apply(&mut case.record, finding);
+    let score = governance::rescore(ctx, &mut case.record)?;
     let mut again = draft(Decision::Redetected, Some(status), status, finding);
     again.note = format!("detected again: {}", finding.note);
+    again.details.extend(score);
     let actions = plan_actions(&mut case, &finding.update_actions, finding.at);
     again.action_ids = actions.iter().map(|a| a.action_id.0.clone()).collect();
     commit(ctx, case, actions, vec![again])
@@ -160,7 +191,8 @@ fn fresh_case(
         return Ok((old, Some(from)));
     }
     let record = new_record(ctx, id, finding);
-    Ok((Case { record, attempts: BTreeMap::new(), proposed_adjustment: None }, None))
+    let gov = Default::default();
+    Ok((Case { record, attempts: BTreeMap::new(), proposed_adjustment: None, gov }, None))
 }
 
 fn new_record(ctx: &Ctx<'_>, id: ExceptionId, f: &Finding) -> ExceptionRecord {
@@ -219,6 +251,7 @@ fn draft(
     f: &Finding,
 ) -> AuditDraft {
     AuditDraft {
+        rule: None,
         decision,
         from,
         to,
@@ -257,6 +290,9 @@ pub(super) fn issue(
     a.due_at = plan.due_at;
     a.reason_code = plan.reason_code.clone();
     a.details.extend(plan.details.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if plan.action_type == ActionType::InventoryHold {
+        case.gov.held = a.quantity;
+    }
     a
 }
 
@@ -288,10 +324,13 @@ fn request_approval(ctx: &Ctx<'_>, case: &mut Case, proposed: i64, at: i64) -> A
 /// Emits the new version, its actions and audit records, and persists the case.
 pub(super) fn commit(
     ctx: &mut Ctx<'_>,
-    case: Case,
+    mut case: Case,
     actions: Vec<ActionCommand>,
     drafts: Vec<AuditDraft>,
 ) -> Result<(), DetectError> {
+    governance::settle(ctx, Home::Shared, &case.record, &mut case.gov)?;
+    // Every version records the policy it was decided under (it may change while open).
+    case.record.policy_version = ctx.policy().version().to_owned();
     let record = &case.record;
     ctx.emit_exception(record.clone());
     for a in actions {
@@ -314,6 +353,16 @@ pub(super) fn commit(
         ctx.schedule(TimerKind::StreamTime, due, &Key::new().byte(PURGE).raw(&key).into_bytes())?;
     }
     ctx.put(CASE, &key, &case)
+}
+
+/// Publishes and persists a governance transition of a shared-lifecycle exception.
+pub(crate) fn commit_governed(
+    ctx: &mut Ctx<'_>,
+    case: Case,
+    actions: Vec<ActionCommand>,
+    drafts: Vec<AuditDraft>,
+) -> Result<(), DetectError> {
+    commit(ctx, case, actions, drafts)
 }
 
 /// The subject reference of a record.

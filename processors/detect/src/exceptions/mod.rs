@@ -25,6 +25,7 @@
 
 mod decision;
 mod lifecycle;
+mod release;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,10 @@ use invex_model::{
 use serde::{Deserialize, Serialize};
 
 pub(crate) use self::decision::owns;
-pub(crate) use self::lifecycle::{Cleared, accept, find_open, open_or_update, purge, resolve_open};
+pub(crate) use self::lifecycle::{
+    Cleared, accept, commit_governed, find_open, open_or_update, purge, resolve_open,
+};
+pub(crate) use self::release::{request_release, wants_release};
 use crate::cycle_count::item_key;
 use crate::detector::{Ctx, Detector, FiredTimer, Table};
 use crate::error::DetectError;
@@ -78,6 +82,9 @@ impl Detector for Cases {
     fn on_timer(&mut self, timer: &FiredTimer, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
         match timer.key.split_first() {
             Some((&PURGE, key)) => purge(ctx, key),
+            Some((&crate::governance::SLA, key)) => {
+                crate::governance::on_timer(ctx, key, timer.due)
+            }
             _ => Ok(()),
         }
     }
@@ -92,6 +99,9 @@ pub(crate) struct Case {
     pub(crate) attempts: BTreeMap<String, i32>,
     /// Quantity of the outstanding (or decided) approval request.
     pub(crate) proposed_adjustment: Option<i64>,
+    /// SLA clocks, hold and approvals given (see the governance module).
+    #[serde(default)]
+    pub(crate) gov: crate::governance::Governance,
 }
 
 /// What an exception is about: its tenant, site and SKU, and the subject text of its id.

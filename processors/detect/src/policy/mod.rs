@@ -30,10 +30,11 @@ pub use parse::{PolicyError, PolicyIssue};
 pub use sections::{
     BarcodeMismatchOverride, BarcodeMismatchPolicy, DamagedGoodsOverride, DamagedGoodsPolicy,
     DetectorOverrides, DetectorPolicies, DuplicatePickOverride, DuplicatePickPolicy,
-    ExpiredInventoryOverride, ExpiredInventoryPolicy, LotSerialOverride, LotSerialPolicy,
-    NegativeOnHandOverride, NegativeOnHandPolicy, OrderAllocationConflictOverride,
-    OrderAllocationConflictPolicy, PutawayFailureOverride, PutawayFailurePolicy,
-    ReceivingVarianceOverride, ReceivingVariancePolicy, SyncFailureOverride, SyncFailurePolicy,
+    ExpiredInventoryOverride, ExpiredInventoryPolicy, GovernanceOverride, GovernancePolicy,
+    LotSerialOverride, LotSerialPolicy, NegativeOnHandOverride, NegativeOnHandPolicy,
+    OrderAllocationConflictOverride, OrderAllocationConflictPolicy, PutawayFailureOverride,
+    PutawayFailurePolicy, ReceivingVarianceOverride, ReceivingVariancePolicy, SyncFailureOverride,
+    SyncFailurePolicy,
 };
 
 /// The embedded default policy.
@@ -303,6 +304,18 @@ impl Policy {
         let base = &self.detectors.lot_serial_inconsistency;
         let apply = LotSerialPolicy::apply;
         self.resolve(scope, base, |o| o.lot_serial_inconsistency.as_ref(), apply)
+    }
+
+    /// Governance settings (SLAs, escalation, triage, approval gate) for `scope`, overrides
+    /// applied.
+    pub fn governance(&self, scope: &Scope<'_>) -> Resolved<GovernancePolicy> {
+        let base = &self.detectors.governance;
+        self.resolve(scope, base, |o| o.governance.as_ref(), GovernancePolicy::apply)
+    }
+
+    /// Where an approval tier ranks (0 = lowest); `None` for a role that is no tier.
+    pub fn tier_rank(&self, role: &str) -> Option<usize> {
+        self.approval_tiers().position(|t| t.name.eq_ignore_ascii_case(role.trim()))
     }
 
     /// Applies the matching overrides of one section to its base settings.

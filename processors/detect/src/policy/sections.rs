@@ -269,6 +269,11 @@ section! {
         owner: OwnerTeam = symbol::<OwnerTeam>,
         /// Group that receives IT_INCIDENT (resync) actions.
         it_group: String = string,
+        /// Distinct SKUs of a site with a sync failure within the window that signal an
+        /// integration outage (per task: see the sync module).
+        outage_sku_threshold: i64 = int_in(2, 1_000_000),
+        /// Window of the outage count.
+        outage_window_minutes: i64 = int_in(1, 10_080),
     }
 }
 
@@ -279,12 +284,67 @@ section! {
         missing_lot_severity: i32 = severity,
         /// Severity of one lot seen with two expiry dates.
         expiry_conflict_severity: i32 = severity,
+        /// Severity of a serial seen at two locations or after it was consumed.
+        serial_severity: i32 = severity,
         /// Team that owns the exceptions.
         owner: OwnerTeam = symbol::<OwnerTeam>,
         /// Group that receives QUALITY_REVIEW actions.
         quality_group: String = string,
         /// Group that receives INVENTORY_HOLD (compliance hold) actions.
         hold_group: String = string,
+    }
+}
+
+section! {
+    /// Lifecycle governance settings (`[governance]`): SLA deadlines per severity, the
+    /// escalation ladder, hold reasons, triage weights and the approval gate.
+    GovernancePolicy / GovernanceOverride = "governance" {
+        /// Acknowledge deadline of a severity 1 exception, minutes after it opened.
+        ack_minutes_sev1: i64 = int_in(1, 525_600),
+        /// Acknowledge deadline, severity 2.
+        ack_minutes_sev2: i64 = int_in(1, 525_600),
+        /// Acknowledge deadline, severity 3.
+        ack_minutes_sev3: i64 = int_in(1, 525_600),
+        /// Acknowledge deadline, severity 4.
+        ack_minutes_sev4: i64 = int_in(1, 525_600),
+        /// Acknowledge deadline, severity 5.
+        ack_minutes_sev5: i64 = int_in(1, 525_600),
+        /// Resolve deadline of a severity 1 exception, minutes after it opened.
+        resolve_minutes_sev1: i64 = int_in(1, 525_600),
+        /// Resolve deadline, severity 2.
+        resolve_minutes_sev2: i64 = int_in(1, 525_600),
+        /// Resolve deadline, severity 3.
+        resolve_minutes_sev3: i64 = int_in(1, 525_600),
+        /// Resolve deadline, severity 4.
+        resolve_minutes_sev4: i64 = int_in(1, 525_600),
+        /// Resolve deadline, severity 5.
+        resolve_minutes_sev5: i64 = int_in(1, 525_600),
+        /// Escalation ladder: the team notified at level 1, 2, 3, ...
+        escalation_teams: Vec<String> = string_list,
+        /// While a deadline stays breached, the next level follows after this long.
+        escalation_interval_minutes: i64 = int_in(1, 525_600),
+        /// Reasons a HOLD decision may give (`reason_code`).
+        hold_reasons: Vec<String> = string_list,
+        /// Weight (points of 100) of customer impact in the priority score.
+        customer_weight: i64 = int_in(0, 100),
+        /// Weight of value at risk.
+        value_weight: i64 = int_in(0, 100),
+        /// Weight of compliance risk.
+        compliance_weight: i64 = int_in(0, 100),
+        /// Value at risk that earns the full value weight (linear below).
+        value_at_risk_full: f64 = non_negative,
+        /// Open allocations shipping within this many hours are at risk.
+        ship_risk_hours: i64 = int_in(0, 8_760),
+        /// A root cause at least this confident routes the exception to the category's team.
+        route_min_confidence: f64 = non_negative,
+        /// Exception types that always need the dual (quality and finance) approval.
+        dual_approval_types: Vec<String> = string_list,
+        /// The roles of the dual approval, each of which must approve.
+        dual_approval_roles: Vec<String> = string_list,
+        /// Types whose held stock is released (RELEASE_HOLD) only after an approval.
+        release_approval_types: Vec<String> = string_list,
+        /// Group that receives approved RELEASE_HOLD actions.
+        release_target_group: String = string,
     }
 }
 
@@ -327,6 +387,8 @@ pub struct DetectorPolicies {
     pub sync_failure: SyncFailurePolicy,
     /// `[lot_serial_inconsistency]`.
     pub lot_serial_inconsistency: LotSerialPolicy,
+    /// `[governance]`.
+    pub governance: GovernancePolicy,
 }
 
 /// The sections an override block sets (`[overrides.<section>]`).
@@ -352,6 +414,8 @@ pub struct DetectorOverrides {
     pub sync_failure: Option<SyncFailureOverride>,
     /// `[overrides.lot_serial_inconsistency]`.
     pub lot_serial_inconsistency: Option<LotSerialOverride>,
+    /// `[overrides.governance]`.
+    pub governance: Option<GovernanceOverride>,
 }
 
 impl DetectorOverrides {
@@ -378,6 +442,7 @@ pub(super) fn parse(root: &mut Section<'_>, issues: &mut Issues) -> Option<Detec
     let oac = read(OrderAllocationConflictPolicy::KEY);
     let sf = read(SyncFailurePolicy::KEY);
     let ls = read(LotSerialPolicy::KEY);
+    let gv = read(GovernancePolicy::KEY);
     let negative_on_hand = noh.and_then(|s| NegativeOnHandPolicy::parse(s, issues));
     let duplicate_pick = dp.and_then(|s| DuplicatePickPolicy::parse(s, issues));
     let receiving_variance = rv.and_then(|s| ReceivingVariancePolicy::parse(s, issues));
@@ -389,6 +454,7 @@ pub(super) fn parse(root: &mut Section<'_>, issues: &mut Issues) -> Option<Detec
         oac.and_then(|s| OrderAllocationConflictPolicy::parse(s, issues));
     let sync_failure = sf.and_then(|s| SyncFailurePolicy::parse(s, issues));
     let lot_serial_inconsistency = ls.and_then(|s| LotSerialPolicy::parse(s, issues));
+    let governance = gv.and_then(|s| GovernancePolicy::parse(s, issues));
     Some(DetectorPolicies {
         negative_on_hand: negative_on_hand?,
         duplicate_pick: duplicate_pick?,
@@ -400,6 +466,7 @@ pub(super) fn parse(root: &mut Section<'_>, issues: &mut Issues) -> Option<Detec
         order_allocation_conflict: order_allocation_conflict?,
         sync_failure: sync_failure?,
         lot_serial_inconsistency: lot_serial_inconsistency?,
+        governance: governance?,
     })
 }
 
@@ -416,6 +483,7 @@ pub(super) fn parse_overrides(block: &mut Section<'_>, issues: &mut Issues) -> D
     let oac = read(OrderAllocationConflictPolicy::KEY);
     let sf = read(SyncFailurePolicy::KEY);
     let ls = read(LotSerialPolicy::KEY);
+    let gv = read(GovernancePolicy::KEY);
     DetectorOverrides {
         negative_on_hand: noh.map(|s| NegativeOnHandOverride::parse(s, issues)),
         duplicate_pick: dp.map(|s| DuplicatePickOverride::parse(s, issues)),
@@ -427,5 +495,6 @@ pub(super) fn parse_overrides(block: &mut Section<'_>, issues: &mut Issues) -> D
         order_allocation_conflict: oac.map(|s| OrderAllocationConflictOverride::parse(s, issues)),
         sync_failure: sf.map(|s| SyncFailureOverride::parse(s, issues)),
         lot_serial_inconsistency: ls.map(|s| LotSerialOverride::parse(s, issues)),
+        governance: gv.map(|s| GovernanceOverride::parse(s, issues)),
     }
 }

@@ -189,7 +189,8 @@ fn enum_symbols_are_the_serde_names_in_declaration_order() {
         variants!(TaskStatus: Created, Confirmed, Cancelled),
         variants!(CountType: Abc, Demand, NearZero, EmptyLocation),
         variants!(AckStatus: Sent, Ack, Error, Retrying),
-        variants!(ApprovalVerdict: Approve, Reject, RequestRecount, Acknowledge, Resolve, Hold),
+        variants!(ApprovalVerdict:
+            Approve, Reject, RequestRecount, Acknowledge, Resolve, Hold, Release, Cancel),
         variants!(ExceptionType:
             ReceivingVariance, DamagedGoods, PutawayFailure, BarcodeMismatch,
             CycleCountDiscrepancy, LotSerialInconsistency, ExpiredInventory, DuplicatePick,
@@ -208,7 +209,8 @@ fn enum_symbols_are_the_serde_names_in_declaration_order() {
         variants!(RequestedBy: Rule, User),
         variants!(Decision:
             Opened, AcceptedWithinTolerance, RecountRequested, ApprovalRequested, Approved,
-            Rejected, Resolved, Redetected, DecisionIgnored, Transitioned),
+            Rejected, Resolved, Redetected, DecisionIgnored, Transitioned, Triaged, Acknowledged,
+            Held, Released, Cancelled, Escalated),
         variants!(ErrorClass: Deserialization, Validation, Processing, Late),
     ]);
     let mut in_schemas = BTreeSet::new();

@@ -6,7 +6,9 @@
 //! `counts.<kind>` checks the number of records; with neither, there must be none. `stores`
 //! checks the number of entries of named stores. `name = "E1"` on an exception binds its id
 //! the first time and requires the same id afterwards (a new name requires a new id); actions
-//! and audit records refer to bound exceptions with `exception = "E1"`.
+//! and audit records refer to bound exceptions with `exception = "E1"`. Besides record fields,
+//! an exception may check `priority` (the triage score, `correlation["triage.priority_score"]`)
+//! and an action `level` (an ESCALATION's `details["level"]`).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -62,6 +64,10 @@ struct ExceptionExpect {
     approval_tier: Option<String>,
     approval_decision: Option<ApprovalVerdict>,
     rule: Option<String>,
+    status_reason: Option<String>,
+    escalation_level: Option<i32>,
+    /// Triage priority score (`correlation["triage.priority_score"]`).
+    priority: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -79,6 +85,8 @@ struct ActionExpect {
     approval_ref: Option<String>,
     priority: Option<i32>,
     rule: Option<String>,
+    /// Escalation level (`details["level"]` of an ESCALATION).
+    level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -253,6 +261,10 @@ fn exception(
         &approval.and_then(|a| a.decision),
     );
     r.field(p, "rule", &w.rule, &h.rule_id);
+    r.field(p, "status_reason", &w.status_reason.clone().map(Some), &h.status_reason);
+    r.field(p, "escalation_level", &w.escalation_level, &h.escalation_level);
+    let priority = h.correlation.get("triage.priority_score").cloned();
+    r.field(p, "priority", &w.priority.clone().map(Some), &priority);
 }
 
 fn action(
@@ -275,6 +287,7 @@ fn action(
     r.field(p, "approval_ref", &w.approval_ref.clone().map(Some), &h.approval_ref);
     r.field(p, "priority", &w.priority, &h.priority);
     r.field(p, "rule", &w.rule, &h.rule_id);
+    r.field(p, "level", &w.level.clone().map(Some), &h.details.get("level").cloned());
 }
 
 fn audit(

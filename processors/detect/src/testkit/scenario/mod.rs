@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! description = "what the case shows"
-//! start = 2025-03-03T08:00:00Z   # default; step times are offsets from it
+//! start = 2025-03-03T08:00:00Z   # default 2025-01-06T08:00:00Z; step times are offsets from it
 //! tenant = "t1"                  # defaults for every event: tenant, site, sku
 //! site = "DC1"
 //! sku = "SKU-1"
@@ -22,7 +22,7 @@
 //! header = { operator_id = "op-7" }
 //! # approvals: `exception = "E1"` picks a named exception (default: the latest emitted);
 //! # approval_request_id defaults to that exception's latest APPROVAL_REQUEST, or the one of
-//! # `request_attempt = n`.
+//! # `request_attempt = n`; actor_role defaults to that request's approval tier.
 //! # expect_error = "poison"      # the event must be refused as poison
 //!
 //! [[step]]

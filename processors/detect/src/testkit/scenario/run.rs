@@ -140,7 +140,8 @@ impl<'s> Runner<'s> {
         events.iter().try_for_each(|event| self.duplicate(event))
     }
 
-    /// Fills `exception_id` and `approval_request_id` of a decision from what was emitted.
+    /// Fills `exception_id`, `approval_request_id` and (with the request's tier) `actor_role`
+    /// of a decision from what was emitted.
     fn resolve_references(&self, spec: &mut EventSpec, p: &PipeStep) -> Result<(), String> {
         let given = spec.fields.get("exception_id").and_then(|v| v.as_str()).map(str::to_owned);
         let id = match (p.exception.as_deref(), given) {
@@ -159,6 +160,12 @@ impl<'s> Runner<'s> {
                 (Some(request), _) => {
                     let request_id = request.action_id.0.clone();
                     spec.fields.insert("approval_request_id".to_owned(), request_id.into());
+                    // Like an approval tool, the approver decides in the tier asked for.
+                    if !spec.fields.contains_key("actor_role")
+                        && let Some(tier) = &request.approval_tier
+                    {
+                        spec.fields.insert("actor_role".to_owned(), tier.clone().into());
+                    }
                 }
                 (None, Some(n)) => return Err(format!("no approval request attempt {n}")),
                 (None, None) => {}

@@ -8,15 +8,17 @@
 //! - `LS-002` one lot seen with two expiry dates (receipt lines, scans, ASN lots): subtype
 //!   `EXPIRY_CONFLICT`, subject `sku|lot`, a QUALITY_REVIEW; a third date updates it.
 //!
-//! A serial seen at two locations, or after it was consumed, needs a view keyed by serial
-//! (a repartition topic); it is not checked here.
+//! - `LS-003` / `LS-004` a serial seen at two locations, or after it was consumed, within the
+//!   SKU and site (see the serial module; across sites it needs a repartition by serial).
 //!
 //! State: `ls.lot` (item ++ lot -> the expiry dates seen, each with the first event that
-//! reported it). No poison of its own (the other rules refuse impossible quantities and
-//! expiry dates before 1970).
+//! reported it), and the serial module's `ls.serial` and `ls.moved`. No poison of its own (the
+//! other rules refuse impossible quantities and expiry dates before 1970).
 //!
 //! Policy keys (`[lot_serial_inconsistency]`, overridable): `missing_lot_severity`,
-//! `expiry_conflict_severity`, `owner`, `quality_group`, `hold_group`.
+//! `expiry_conflict_severity`, `serial_severity`, `owner`, `quality_group`, `hold_group`.
+
+mod serial;
 
 use std::collections::BTreeMap;
 
@@ -39,8 +41,10 @@ const RULE_MISSING: &str = "LS-001";
 const RULE_EXPIRY: &str = "LS-002";
 const TYPE: ExceptionType = ExceptionType::LotSerialInconsistency;
 
-const STORES: [StoreName; 5] = [
+const STORES: [StoreName; 7] = [
     LOTS.name(),
+    serial::SERIALS.name(),
+    serial::MOVED.name(),
     crate::master::STORES[0],
     cycle_count::STORES[0],
     exceptions::STORES[0],
@@ -48,7 +52,8 @@ const STORES: [StoreName; 5] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [LOTS.name()];
+pub(crate) const OWN_STORES: [StoreName; 3] =
+    [LOTS.name(), serial::SERIALS.name(), serial::MOVED.name()];
 
 /// The lot-inconsistency detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,6 +80,7 @@ impl Detector for LotSerial {
     fn process(&mut self, event: &CanonicalEvent, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
         let h = event.header();
         let sku = event.sku();
+        track_serials(ctx, event)?;
         let stock = match event {
             CanonicalEvent::Receipt(r) => {
                 if let (Some(lot), Some(expiry)) = (&r.lot, r.expiry_date) {
@@ -138,6 +144,34 @@ impl Detector for LotSerial {
             _ => Ok(()),
         }
     }
+}
+
+/// Feeds the serials an event carries, and confirmed moves, to the serial checks.
+fn track_serials(ctx: &mut Ctx<'_>, event: &CanonicalEvent) -> Result<(), DetectError> {
+    let (h, sku) = (event.header(), event.sku());
+    match event {
+        CanonicalEvent::Receipt(r) => {
+            for s in &r.serials {
+                serial::seen(ctx, h, sku, s, &r.location_id, serial::Seen::Present)?;
+            }
+        }
+        CanonicalEvent::Scan(s) => {
+            if let Some(number) = &s.serial {
+                let how = serial::Seen::of_scan(h.action);
+                serial::seen(ctx, h, sku, number, &s.location_id, how)?;
+            }
+        }
+        CanonicalEvent::Pick(p) => {
+            for s in &p.serials {
+                serial::seen(ctx, h, sku, s, &p.location_id, serial::Seen::Consumed)?;
+            }
+        }
+        CanonicalEvent::Task(t) if t.status == TaskStatus::Confirmed => {
+            serial::moved_out(ctx, h, sku, &t.from_location_id)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn settings(
