@@ -42,8 +42,8 @@ fn answers(sim: &mut Simulator) -> Vec<CanonicalEvent> {
     let mut out = Vec::new();
     for fault in &faults {
         for action_type in [ActionType::RecountTask, ActionType::ApprovalRequest] {
-            let subject = format!("{}|{}|", fault.sku, fault.location_id);
-            let exception = ExceptionId::derive("CC", &fault.tenant, &fault.site, &subject, "e");
+            let exception =
+                ExceptionId::derive("CC", &fault.tenant, &fault.site, &fault.subject, "e");
             out.extend(sim.respond(&ActionCommand {
                 action_id: ActionId::derive(&exception, action_type.as_str(), 1),
                 action_type,
@@ -51,7 +51,7 @@ fn answers(sim: &mut Simulator) -> Vec<CanonicalEvent> {
                 attempt: 1,
                 tenant_id: fault.tenant.clone(),
                 site_id: fault.site.clone(),
-                location_id: Some(fault.location_id.clone()),
+                location_id: fault.location_id.clone(),
                 sku: fault.sku.clone(),
                 lot: fault.lot.clone(),
                 quantity: Some(-3),

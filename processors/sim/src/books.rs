@@ -70,6 +70,20 @@ pub(crate) struct SlotBook {
     pub(crate) count_at: Option<i64>,
     /// Highest count_seq issued so far (0 before the first count).
     pub(crate) last_count_seq: i32,
+    /// A below-zero book was recorded here (it stays below zero: the location is locked).
+    pub(crate) negative_recorded: bool,
+    /// A ghost-stock short pick was recorded here (the detector keeps that exception open).
+    pub(crate) ghost_recorded: bool,
+    /// Time of the latest no-read scan at this location.
+    pub(crate) last_no_read: Option<i64>,
+    /// A repeated-no-read exception was recorded here (it stays open).
+    pub(crate) no_read_recorded: bool,
+    /// Gap (WMS-implied minus ERP) of the open sync-failure divergence the detector holds for
+    /// this location, mirrored from its rule.
+    pub(crate) sync_gap: Option<i64>,
+    /// `(time, ledger)` at the latest snapshot and after each change since, for the
+    /// settle-window mirror of the sync rule.
+    pub(crate) ledger_history: Vec<(i64, i64)>,
 }
 
 impl SlotBook {
@@ -92,6 +106,16 @@ impl SlotBook {
         self.erp += delta.erp;
         self.ledger += delta.wms;
         self.history.push(Level { time, phys: self.phys, wms: self.wms });
+        if delta.wms != 0 {
+            self.ledger_history.push((time, self.ledger));
+        }
+    }
+
+    /// The detector's book at `time`, which must not be before the latest rebase (snapshots
+    /// are further apart than the sync rule's settle window, see the configuration).
+    pub(crate) fn ledger_at(&self, time: i64) -> i64 {
+        let after = self.ledger_history.partition_point(|(t, _)| *t <= time);
+        after.checked_sub(1).map_or(self.ledger, |i| self.ledger_history[i].1)
     }
 
     /// Records that a pick or task event named this location at `time`.
@@ -100,13 +124,20 @@ impl SlotBook {
     }
 
     /// An ERP snapshot becomes the detector's baseline.
-    pub(crate) fn rebase(&mut self) {
+    pub(crate) fn rebase(&mut self, time: i64) {
         self.ledger = self.erp;
+        self.ledger_history.clear();
+        self.ledger_history.push((time, self.ledger));
     }
 
     /// What the slot could give to a pick without any number going negative.
     pub(crate) fn available(&self) -> i64 {
-        self.phys.min(self.wms).min(self.erp).min(self.ledger).max(0)
+        self.phys.min(self.booked())
+    }
+
+    /// What every book shows (the WMS sends pickers to locations whose book has stock).
+    pub(crate) fn booked(&self) -> i64 {
+        self.wms.min(self.erp).min(self.ledger).max(0)
     }
 
     /// Stock at `time` (after every change at or before it).
@@ -167,7 +198,7 @@ mod tests {
     fn root_cause_mirrors_the_detector_rule() {
         let mut book = SlotBook::with_stock(0, 10);
         book.apply(1_000, Delta { phys: 4, wms: 4, erp: 0 });
-        book.rebase();
+        book.rebase(1_200);
         assert_eq!(book.expected_root_cause(2_000, 14, 5_000), RootCauseCategory::SystemSync);
         assert_eq!(book.expected_root_cause(2_000, 12, 5_000), RootCauseCategory::Unknown);
         book.touch(1_500);

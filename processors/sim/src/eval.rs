@@ -2,9 +2,11 @@
 //!
 //! The exceptions topic is compacted and versioned, so only the latest version of each
 //! exception id counts. Records resolved `WITHIN_TOLERANCE` are accuracy KPIs, not findings,
-//! and are ignored. A detection matches a fault when (type, tenant, site, SKU, location, lot)
-//! agree; when several faults and detections share a key they are paired in time order
-//! (injection time, opening time). Ratios whose denominator is zero are defined as 1.0, so an
+//! and are ignored. A detection matches a fault when (type, tenant, site, subject) agree, the
+//! subject being the detector's own (`sku|location|lot`, `sku|asn`, `sku|message`, ...);
+//! when several faults and detections share a key they are paired in time order (injection
+//! time, opening time). Detection delay is the exception's `opened_at` minus the fault's
+//! event time. Ratios whose denominator is zero are defined as 1.0, so an
 //! empty run scores perfectly rather than NaN.
 
 use std::collections::BTreeMap;
@@ -39,6 +41,8 @@ pub struct TypeScore {
     pub root_cause_accuracy: f64,
     /// Mean of `opened_at - injected_at` over matches (ms).
     pub mean_detection_delay_ms: Option<f64>,
+    /// Median (lower) of `opened_at - injected_at` over matches (ms).
+    pub p50_detection_delay_ms: Option<i64>,
     /// Largest `opened_at - injected_at` over matches (ms).
     pub max_detection_delay_ms: Option<i64>,
 }
@@ -74,16 +78,14 @@ impl Evaluation {
     }
 }
 
-type Key = (ExceptionType, String, String, String, Option<String>, Option<String>);
+type Key = (ExceptionType, String, String, String);
 
 fn fault_key(f: &Fault) -> Key {
-    let (tenant, site, sku) = (f.tenant.clone(), f.site.clone(), f.sku.clone());
-    (f.exception_type, tenant, site, sku, Some(f.location_id.clone()), f.lot.clone())
+    (f.exception_type, f.tenant.clone(), f.site.clone(), f.subject.clone())
 }
 
 fn record_key(r: &ExceptionRecord) -> Key {
-    let (tenant, site, sku) = (r.tenant_id.clone(), r.site_id.clone(), r.sku.clone());
-    (r.exception_type, tenant, site, sku, r.location_id.clone(), r.lot.clone())
+    (r.exception_type, r.tenant_id.clone(), r.site_id.clone(), r.subject.clone())
 }
 
 /// Scores `exceptions` (any number of versions, any order) against `truth`.
@@ -176,8 +178,10 @@ impl Tally {
     }
 }
 
-fn score(exception_type: ExceptionType, row: Row) -> TypeScore {
+fn score(exception_type: ExceptionType, mut row: Row) -> TypeScore {
     let tp = row.delays.len() as u64;
+    row.delays.sort_unstable();
+    let p50 = row.delays.len().checked_sub(1).map(|last| row.delays[last / 2]);
     let ratio = |num: u64, den: u64| if den == 0 { 1.0 } else { num as f64 / den as f64 };
     TypeScore {
         exception_type,
@@ -190,7 +194,8 @@ fn score(exception_type: ExceptionType, row: Row) -> TypeScore {
         root_cause_accuracy: ratio(row.root_cause_correct, tp),
         mean_detection_delay_ms: (tp > 0)
             .then(|| row.delays.iter().sum::<i64>() as f64 / tp as f64),
-        max_detection_delay_ms: row.delays.iter().copied().max(),
+        p50_detection_delay_ms: p50,
+        max_detection_delay_ms: row.delays.last().copied(),
     }
 }
 
@@ -198,7 +203,7 @@ impl fmt::Display for Evaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<26} {:>5} {:>5} {:>5} {:>9} {:>7} {:>10} {:>10} {:>10}",
+            "{:<26} {:>5} {:>5} {:>5} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}",
             "exception type",
             "tp",
             "fp",
@@ -207,12 +212,13 @@ impl fmt::Display for Evaluation {
             "recall",
             "root cause",
             "mean delay",
+            "p50 delay",
             "max delay"
         )?;
         for t in &self.by_type {
             writeln!(
                 f,
-                "{:<26} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>10.3} {:>10} {:>10}",
+                "{:<26} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>10.3} {:>10} {:>10} {:>10}",
                 t.exception_type.as_str(),
                 t.true_positives,
                 t.false_positives,
@@ -221,6 +227,7 @@ impl fmt::Display for Evaluation {
                 t.recall,
                 t.root_cause_accuracy,
                 duration(t.mean_detection_delay_ms.map(|ms| ms.round() as i64)),
+                duration(t.p50_detection_delay_ms),
                 duration(t.max_detection_delay_ms),
             )?;
         }

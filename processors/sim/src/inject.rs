@@ -26,14 +26,79 @@ use rand::Rng;
 
 use crate::books::PendingFault;
 use crate::generate::World;
+use crate::render::ids;
 use crate::respond::approver_rejects;
 use crate::schedule::PutawayPlan;
 use crate::truth::{Fault, FaultKind};
 
+/// One ground-truth entry before it gets its id.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) kind: FaultKind,
+    pub(crate) exception_type: ExceptionType,
+    /// A slot of the site and item the exception is about.
+    pub(crate) slot: usize,
+    /// The detector's subject text.
+    pub(crate) subject: String,
+    pub(crate) location: Option<String>,
+    pub(crate) lot: Option<String>,
+    pub(crate) root: RootCauseCategory,
+    pub(crate) injected_at: i64,
+    pub(crate) resolution: Option<String>,
+}
+
 impl World<'_> {
+    /// Records one exception the detectors should open.
+    pub(crate) fn push_truth(&mut self, e: Entry) {
+        let place = &self.cat.slots[e.slot];
+        self.faults.push(Fault {
+            fault_id: format!("flt-{}-{}", self.cfg.seed, self.faults.len() + 1),
+            kind: e.kind,
+            exception_type: e.exception_type,
+            tenant: self.cfg.tenant.clone(),
+            site: self.cat.sites[place.site].id.clone(),
+            sku: self.cat.items[place.item].sku.clone(),
+            subject: e.subject,
+            location_id: e.location,
+            lot: e.lot,
+            expected_root_cause: e.root,
+            injected_at: e.injected_at,
+            expected_resolution: e.resolution,
+        });
+    }
+
+    /// The truth entry of a stock subject (`sku|location|`) at `slot`.
+    pub(crate) fn stock_entry(
+        &self,
+        kind: FaultKind,
+        exception_type: ExceptionType,
+        slot: usize,
+        suffix: &str,
+    ) -> Entry {
+        let place = &self.cat.slots[slot];
+        let sku = &self.cat.items[place.item].sku;
+        Entry {
+            kind,
+            exception_type,
+            slot,
+            subject: format!("{sku}|{}|{suffix}", place.location),
+            location: Some(place.location.clone()),
+            lot: None,
+            root: RootCauseCategory::Process,
+            injected_at: 0,
+            resolution: None,
+        }
+    }
+
     /// Possibly turns a planned putaway into a fault, enlarging its quantity as needed.
     pub(crate) fn decide_putaway_fault(&mut self, plan: &mut PutawayPlan, putaway_at: i64) {
-        if let Some(other) = self.misplace_candidate(plan, putaway_at)
+        if let Some(other) = self.other_free_location(plan)
+            && self.rng.random_bool(self.cfg.faults.wrong_bin_putaway)
+        {
+            plan.to = other;
+            plan.stored_at = other;
+            plan.fault = Some(FaultKind::WrongBinPutaway);
+        } else if let Some(other) = self.misplace_candidate(plan, putaway_at)
             && self.rng.random_bool(self.cfg.faults.misplaced_stock)
         {
             let (x, y) = (&self.books[plan.to], &self.books[other]);
@@ -47,16 +112,41 @@ impl World<'_> {
         }
     }
 
-    /// The other location of a two-location SKU, when both are free and either is counted
-    /// after the putaway.
-    fn misplace_candidate(&self, plan: &PutawayPlan, putaway_at: i64) -> Option<usize> {
+    /// The other location of a two-location SKU, when both are free.
+    fn other_free_location(&self, plan: &PutawayPlan) -> Option<usize> {
         let slot = &self.cat.slots[plan.to];
         let storage = &self.cat.placements[slot.site][slot.item].storage;
         let other = storage.iter().copied().find(|&s| s != plan.to)?;
         let free = |s: usize| !self.books[s].locked && self.books[s].pending_inbound == 0;
+        (free(plan.to) && free(other)).then_some(other)
+    }
+
+    /// The other location of a two-location SKU, when both are free and either is counted
+    /// after the putaway.
+    fn misplace_candidate(&self, plan: &PutawayPlan, putaway_at: i64) -> Option<usize> {
+        let other = self.other_free_location(plan)?;
         let counted_after = |s: usize| self.books[s].count_at.is_some_and(|c| c > putaway_at);
-        (free(plan.to) && free(other) && (counted_after(plan.to) || counted_after(other)))
-            .then_some(other)
+        (counted_after(plan.to) || counted_after(other)).then_some(other)
+    }
+
+    /// A putaway confirmed elsewhere than suggested, without a reason: `sku|task`.
+    pub(crate) fn wrong_bin_truth(&mut self, time: i64, plan: &PutawayPlan) {
+        *self.injected.entry(FaultKind::WrongBinPutaway).or_default() += 1;
+        let place = &self.cat.slots[plan.to];
+        let site = &self.cat.sites[place.site].id;
+        let sku = &self.cat.items[place.item].sku;
+        let entry = Entry {
+            kind: FaultKind::WrongBinPutaway,
+            exception_type: ExceptionType::PutawayFailure,
+            slot: plan.to,
+            subject: format!("{sku}|{}", ids::putaway(site, plan.receipt)),
+            location: Some(place.location.clone()),
+            lot: None,
+            root: RootCauseCategory::Process,
+            injected_at: time,
+            resolution: None,
+        };
+        self.push_truth(entry);
     }
 
     /// Whether the location is free and counted after a snapshot that follows the putaway.
@@ -102,39 +192,55 @@ impl World<'_> {
         if self.rng.random_bool(0.5) && truth >= off { truth - off } else { truth + off }
     }
 
-    /// Records a ground-truth entry when a first count differs from the detector's book.
+    /// Records a ground-truth entry when a first count differs from the detector's book
+    /// beyond tolerance, and puts the location on hold.
     pub(crate) fn record_truth(&mut self, time: i64, slot: usize, counted: i64) {
         let book = &self.books[slot];
-        let Some(fault) = book.fault.filter(|_| counted != book.ledger) else { return };
+        let Some(fault) = book.fault.filter(|_| !self.within_tolerance(slot, counted)) else {
+            return;
+        };
         let place = &self.cat.slots[slot];
         let (site, sku) = (&self.cat.sites[place.site].id, &self.cat.items[place.item].sku);
+        let rejects = approver_rejects(self.cfg, site, sku, Some(&place.location), None);
         let resolution = match fault.kind {
             FaultKind::Miscount => "COUNT_ERROR",
-            _ if approver_rejects(self.cfg, site, sku, Some(&place.location), None) => {
-                "ADJUSTMENT_REJECTED"
-            }
+            _ if rejects => "ADJUSTMENT_REJECTED",
             _ => "ADJUSTED",
         };
-        let entry = Fault {
-            fault_id: format!("flt-{}-{}", self.cfg.seed, self.faults.len() + 1),
-            kind: fault.kind,
-            exception_type: ExceptionType::CycleCountDiscrepancy,
-            tenant: self.cfg.tenant.clone(),
-            site: site.clone(),
-            sku: sku.clone(),
-            location_id: place.location.clone(),
-            lot: None,
-            expected_root_cause: match fault.kind {
-                FaultKind::Miscount => RootCauseCategory::Process,
-                _ => book.expected_root_cause(time, counted, self.cfg.movement_window_ms),
-            },
-            injected_at: fault.injected_at,
-            expected_resolution: Some(resolution.to_owned()),
+        // A matching recount relabels a miscount PROCESS; without the loop the opening
+        // evidence stands.
+        let root = match fault.kind {
+            FaultKind::Miscount if self.cfg.close_loop => RootCauseCategory::Process,
+            _ => book.expected_root_cause(time, counted, self.cfg.movement_window_ms),
         };
-        self.faults.push(entry);
+        let mut entry =
+            self.stock_entry(fault.kind, ExceptionType::CycleCountDiscrepancy, slot, "");
+        entry.root = root;
+        entry.injected_at = fault.injected_at;
+        entry.resolution = self.cfg.close_loop.then(|| resolution.to_owned());
+        self.push_truth(entry);
         self.books[slot].on_hold = true;
     }
 }
+
+impl World<'_> {
+    /// The cycle-count rule's tolerance (default policy, mirrored): within when the variance
+    /// is zero, or its percentage of a non-zero book and its value are both within the class
+    /// limits.
+    fn within_tolerance(&self, slot: usize, counted: i64) -> bool {
+        let book = self.books[slot].ledger;
+        let item = &self.cat.items[self.cat.slots[slot].item];
+        let variance = counted - book;
+        let pct = (book != 0).then(|| (variance as f64 / book as f64 * 100.0).abs());
+        let value = (variance as f64 * item.unit_cost).abs();
+        variance == 0
+            || (pct.is_some_and(|p| p <= TOLERANCE_PCT[item.class]) && value <= TOLERANCE_VALUE)
+    }
+}
+
+/// Count tolerance by class A, B, C in percent, and in value (the default policy's).
+const TOLERANCE_PCT: [f64; 3] = [1.0, 3.0, 5.0];
+const TOLERANCE_VALUE: f64 = 100.0;
 
 /// `ceil(a / b)` for `a >= 0`, `b > 0`.
 fn ceil_div(a: i64, b: i64) -> i64 {

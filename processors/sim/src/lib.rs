@@ -1,31 +1,45 @@
 //! invex-sim: a seeded warehouse simulator that knows the truth.
 //!
-//! It produces the canonical events of a shift at one or more sites (item master, ERP book
-//! snapshots, receipts, putaways, picks, cycle counts), injects three kinds of fault
-//! (MISCOUNT, MISPLACED_STOCK, SYNC_LAG), and records, for every exception invex's cycle-count
-//! detector should open, what it should find ([`Fault`]). [`Simulator::respond`] closes the
-//! loop the way a warehouse would: recount tasks get recounts, approval requests get
-//! decisions. [`evaluate`] scores the detector's exceptions against the truth.
+//! It produces the canonical events of a shift at one or more sites: item master, ERP book
+//! snapshots, ASN lines, receipts against them and their ERP postings and acknowledgements,
+//! putaways, picks (with their scans), cycle counts. It injects faults of every exception
+//! type at the rates of domain research §11 (see [`FaultKind`] and [`FaultRates`]) and
+//! records, for every exception the detectors should open, what they should find
+//! ([`Fault`]): type, subject as the detector keys it, expected root cause and the fault's
+//! event time. A fault that legitimately causes exceptions of several types (a lost posting:
+//! a sync failure and a count discrepancy) is listed once per exception. [`Simulator::respond`]
+//! closes the loop the way a warehouse would: cycle-count recount tasks get recounts, approval
+//! requests get decisions. [`evaluate`] scores the detectors' exceptions against the truth.
 //!
 //! Invariants and why they hold:
 //! - Determinism: one seed, one stream. All randomness is one ChaCha generator drawn in a
-//!   fixed order; collections are vectors and `BTreeMap`s; no clock is read. Answers to
-//!   actions never draw from that generator, so closing the loop does not change the stream.
+//!   fixed order (transport disturbances use a second one); collections are vectors and
+//!   `BTreeMap`s; no clock is read. Answers to actions never draw from a generator, so
+//!   closing the loop does not change the stream.
 //! - Event-time order: the whole run is simulated in [`Simulator::new`] from a time-ordered
-//!   queue, so events come out sorted by event time; generation is O(events log events).
-//! - Physical consistency: shelf and books never go negative; a pick takes what is there.
-//! - Detectability: every fault's variance is >= 2 units and >= 10 % of the detector's book,
-//!   and every count without a fault is exact, so a correct detector scores precision and
-//!   recall 1.0.
+//!   queue; events are delivered in event-time order except the transport's late picks,
+//!   which arrive 61-120 s late where that is within every detector's tolerance (see the
+//!   delivery module), and its duplicates and retries, which the detectors must drop.
+//! - Physical consistency: the shelf never goes negative; a pick takes what is there. The WMS
+//!   book (and so the detector's) goes below zero only through a pick fault (and then the
+//!   truth says so); the ERP book never does, so every event passes the normalize checks.
+//! - Faithful truth: each rule the truth depends on (count tolerance and root cause, the sync
+//!   rule's settle window and in-flight postings, ghost stock, no-read threshold) is mirrored
+//!   from the detectors' contract with the default policy, so correct detectors score
+//!   precision and recall 1.0 (`tests/detect.rs` checks it on a benchmark run).
 //! - Ground truth and the physical history are complete once `new` returns; events are kept
 //!   compact and rendered when read.
 
 mod books;
 mod catalog;
 mod config;
+mod delivery;
 mod eval;
 mod generate;
 mod inject;
+mod picking;
+mod postings;
+mod receiving;
 mod record;
 mod render;
 mod respond;
@@ -40,7 +54,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::{AbcProfiles, ClassProfile, FaultRates, SimConfig};
+pub use config::{AbcProfiles, ClassProfile, FaultRates, SimConfig, Transport};
 pub use eval::{Evaluation, KindScore, TypeScore, evaluate};
 pub use truth::{Fault, FaultKind};
 pub use vendor::Vendor;
@@ -69,7 +83,7 @@ pub struct SimStats {
     pub storage_locations: u64,
     /// Storage locations counted (first count) during the run.
     pub counted_locations: u64,
-    /// Generated events (answers to actions not included).
+    /// Generated events (answers to actions, duplicates and retries not included).
     pub events: u64,
     /// Generated events by canonical topic name.
     pub events_by_topic: BTreeMap<String, u64>,
@@ -83,6 +97,19 @@ pub struct SimStats {
     pub end_time: i64,
 }
 
+/// The ground truth of a run as `invex simulate` writes it and `invex evaluate` reads it:
+/// the configuration (seed included, so the run can be reproduced), its size and the
+/// exceptions the detectors should open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthFile {
+    /// Configuration of the run.
+    pub config: SimConfig,
+    /// Size of the run.
+    pub stats: SimStats,
+    /// Ground-truth entries, in the order they were recorded.
+    pub faults: Vec<Fault>,
+}
+
 /// A simulated run: its events, ground truth and the state needed to answer actions.
 #[derive(Debug)]
 pub struct Simulator {
@@ -90,11 +117,14 @@ pub struct Simulator {
     catalog: Catalog,
     books: Vec<SlotBook>,
     records: Vec<Record>,
+    order: Vec<delivery::Delivery>,
     cursor: usize,
     faults: Vec<Fault>,
     stats: SimStats,
     seqs: SourceSeqs,
     answered: BTreeSet<String>,
+    /// Approved adjustments by slot: `(decision time, quantity)`.
+    adjustments: BTreeMap<usize, Vec<(i64, i64)>>,
     next_event_number: u64,
     next_count_number: u32,
 }
@@ -107,7 +137,16 @@ impl Simulator {
         let catalog = Catalog::build(&config, &mut rng);
         let run = generate::generate(&config, &catalog, &mut rng);
         let stats = stats(&config, &catalog, &run);
+        let faulted: Vec<bool> = run.books.iter().map(|b| b.locked || b.fault.is_some()).collect();
+        let order = delivery::plan(
+            config.seed,
+            &config.transport,
+            &run.records,
+            &run.snapshot_times,
+            &faulted,
+        );
         Ok(Self {
+            order,
             next_event_number: run.records.len() as u64,
             next_count_number: run.next_count_number,
             config,
@@ -119,6 +158,7 @@ impl Simulator {
             stats,
             seqs: run.seqs,
             answered: BTreeSet::new(),
+            adjustments: BTreeMap::new(),
         })
     }
 
@@ -129,15 +169,33 @@ impl Simulator {
 
     /// The next generated event in event-time order, `None` at the end of the run.
     pub fn next_event(&mut self) -> Option<CanonicalEvent> {
-        let record = self.records.get(self.cursor)?;
-        let event = self.renderer().render(self.cursor as u64, record);
+        let delivery = *self.order.get(self.cursor)?;
+        let record = self.records.get(delivery.record as usize)?;
+        let mut event = self.renderer().render(u64::from(delivery.record), record);
+        if let (CanonicalEvent::Book(row), crate::record::Body::Book { slot, .. }) =
+            (&mut event, record.body)
+        {
+            row.quantity += self.adjusted(slot as usize, record.time);
+        }
+        if delivery.copy == delivery::Sending::Retry {
+            let h = header_mut(&mut event);
+            h.event_id.push_str("-retry");
+            h.record_time = h.record_time.saturating_add(5_000);
+        }
         self.cursor += 1;
         Some(event)
     }
 
-    /// Generated events not yet read.
+    /// Event time of the next delivery, `None` at the end of the run: lets a driver merge
+    /// the answers of [`Simulator::respond`] into the stream in event-time order.
+    pub fn next_event_time(&self) -> Option<i64> {
+        let delivery = self.order.get(self.cursor)?;
+        self.records.get(delivery.record as usize).map(|r| r.time)
+    }
+
+    /// Deliveries not yet read (generated events plus transport duplicates and retries).
     pub fn remaining(&self) -> usize {
-        self.records.len() - self.cursor
+        self.order.len() - self.cursor
     }
 
     /// The exceptions the detector should open, in the order their counts happen.
@@ -150,6 +208,15 @@ impl Simulator {
         &self.stats
     }
 
+    /// The ground truth with the configuration and size of the run, for a truth file.
+    pub fn truth_file(&self) -> TruthFile {
+        TruthFile {
+            config: self.config.clone(),
+            stats: self.stats.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+
     /// What the shelf held at `time` (after every movement at or before it): the quantity a
     /// counter would find. `None` for an unknown site, SKU or location.
     pub fn physical_qty(&self, site: &str, sku: &str, location: &str, time: i64) -> Option<i64> {
@@ -157,8 +224,31 @@ impl Simulator {
         Some(book.level_at(time).map_or(book.phys, |l| l.phys))
     }
 
+    /// Sum of the adjustments of `slot` approved before `time`.
+    fn adjusted(&self, slot: usize, time: i64) -> i64 {
+        self.adjustments
+            .get(&slot)
+            .map_or(0, |list| list.iter().filter(|(at, _)| *at < time).map(|(_, q)| q).sum())
+    }
+
     fn renderer(&self) -> Renderer<'_> {
         Renderer { cfg: &self.config, cat: &self.catalog }
+    }
+}
+
+fn header_mut(event: &mut CanonicalEvent) -> &mut invex_model::EventHeader {
+    match event {
+        CanonicalEvent::Scan(e) => &mut e.header,
+        CanonicalEvent::Receipt(e) => &mut e.header,
+        CanonicalEvent::Pick(e) => &mut e.header,
+        CanonicalEvent::Count(e) => &mut e.header,
+        CanonicalEvent::Task(e) => &mut e.header,
+        CanonicalEvent::Asn(e) => &mut e.header,
+        CanonicalEvent::Book(e) => &mut e.header,
+        CanonicalEvent::Allocation(e) => &mut e.header,
+        CanonicalEvent::Ack(e) => &mut e.header,
+        CanonicalEvent::Item(e) => &mut e.header,
+        CanonicalEvent::Approval(e) => &mut e.header,
     }
 }
 

@@ -5,7 +5,7 @@
 //! form, a few dozen bytes each, and renders a full [`invex_model::CanonicalEvent`] only when
 //! the event is read. Indices refer to the catalogue; `seq` is the per-source sequence.
 
-use invex_model::{CanonicalTopic, CountType, SourceSystem};
+use invex_model::{AckStatus, CanonicalTopic, ConditionCode, CountType, ScanResult, SourceSystem};
 
 /// One generated event before rendering.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,14 +24,39 @@ pub(crate) enum Body {
     Item { site: u32, item: u32 },
     /// ERP book row of `slot` in snapshot number `snapshot`.
     Book { slot: u32, snapshot: u32, qty: i64 },
-    /// Receipt of `qty` into the dock slot `slot`.
-    Receipt { number: u32, slot: u32, qty: i64 },
-    /// Confirmed putaway from the dock slot `from` into the storage slot `to` (as booked).
-    Putaway { number: u32, from: u32, to: u32, qty: i64 },
-    /// Pick from `slot`.
+    /// ASN line number `number` announcing `qty` for the dock slot `slot`.
+    Asn { number: u32, slot: u32, qty: i64, lot: Option<LotTag> },
+    /// Receipt against ASN `number` into the dock slot `slot`.
+    Receipt(ReceiptRecord),
+    /// Confirmed putaway from the dock slot `from` into the storage slot `to` (as booked),
+    /// suggested at `suggested`.
+    Putaway { number: u32, from: u32, to: u32, suggested: u32, qty: i64 },
+    /// Pick confirmation of line `number` at `slot`; `picked` is the quantity confirmed.
     Pick { number: u32, slot: u32, requested: i64, picked: i64 },
+    /// Scan of pick line `pick` at `slot`, reading `scanned` (an item index).
+    Scan { pick: u32, slot: u32, scanned: u32, result: ScanResult },
+    /// Integration message `message` (goods receipt at the dock slot `slot`).
+    Ack { message: u32, slot: u32, qty: i64, status: AckStatus },
     /// Count of `slot`.
     Count(CountRecord),
+}
+
+/// A lot and its expiry (days since the epoch); the lot id derives from the ASN number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LotTag {
+    pub(crate) number: u32,
+    pub(crate) expiry: i32,
+}
+
+/// A received line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ReceiptRecord {
+    pub(crate) number: u32,
+    pub(crate) slot: u32,
+    pub(crate) received: i64,
+    pub(crate) accepted: i64,
+    pub(crate) condition: ConditionCode,
+    pub(crate) lot: Option<LotTag>,
 }
 
 /// A count or recount.
@@ -52,19 +77,36 @@ impl Body {
         match self {
             Self::Item { .. } => CanonicalTopic::Item,
             Self::Book { .. } => CanonicalTopic::Book,
-            Self::Receipt { .. } => CanonicalTopic::Receipt,
+            Self::Asn { .. } => CanonicalTopic::Asn,
+            Self::Receipt(_) => CanonicalTopic::Receipt,
             Self::Putaway { .. } => CanonicalTopic::Task,
             Self::Pick { .. } => CanonicalTopic::Pick,
+            Self::Scan { .. } => CanonicalTopic::Scan,
+            Self::Ack { .. } => CanonicalTopic::Ack,
             Self::Count(_) => CanonicalTopic::Count,
+        }
+    }
+
+    /// The slot whose stock the event moves or observes (picks, putaway legs, counts), for
+    /// the transport layer's "nothing else happens at this location meanwhile" check.
+    pub(crate) fn stock_slots(&self) -> [Option<u32>; 2] {
+        match *self {
+            Self::Pick { slot, .. } | Self::Count(CountRecord { slot, .. }) => [Some(slot), None],
+            Self::Putaway { from, to, .. } => [Some(from), Some(to)],
+            Self::Receipt(r) => [Some(r.slot), None],
+            _ => [None, None],
         }
     }
 
     /// The system that produces this kind of event.
     pub(crate) fn source(&self) -> SourceSystem {
         match self {
-            Self::Item { .. } | Self::Book { .. } => SourceSystem::Erp,
-            Self::Receipt { .. } | Self::Putaway { .. } | Self::Count(_) => SourceSystem::Wms,
-            Self::Pick { .. } => SourceSystem::Edge,
+            Self::Item { .. } | Self::Book { .. } | Self::Asn { .. } => SourceSystem::Erp,
+            Self::Ack { status: AckStatus::Ack | AckStatus::Error, .. } => SourceSystem::Erp,
+            Self::Receipt(_) | Self::Putaway { .. } | Self::Count(_) | Self::Ack { .. } => {
+                SourceSystem::Wms
+            }
+            Self::Pick { .. } | Self::Scan { .. } => SourceSystem::Edge,
         }
     }
 }

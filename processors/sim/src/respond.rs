@@ -1,11 +1,19 @@
 //! Closing the loop: the warehouse's answer to invex's actions.
 //!
-//! A RECOUNT_TASK is answered by a recount that reports the shelf at the recount time; an
-//! APPROVAL_REQUEST by a supervisor's decision. Answers depend only on the action and the
+//! A RECOUNT_TASK of cycle counting (rule `CC-*`) is answered by a recount that reports the
+//! shelf at the recount time; an APPROVAL_REQUEST by a supervisor's decision. Recount tasks
+//! of the other detectors (a duplicate pick, a book below zero, ghost stock) are left to the
+//! warehouse's own schedule: answering them would reveal a location's fault through a count
+//! the ground truth cannot foresee, because it is fixed before the first event is read. Answers depend only on the action and the
 //! simulated history, never on when `respond` is called or on the random generator of the
 //! run, so the generated stream is the same whether or not the loop is closed. The approver's
 //! verdict is a pure function of the seed and the subject (site, SKU, location, lot), which is
 //! how the ground truth knows the expected resolution in advance.
+//!
+//! An approved adjustment reaches the ERP at the decision, as the detector's ledger does:
+//! book snapshot rows rendered after it include it, so the two books stay equal and no sync
+//! divergence follows (the run's own books never include adjustments, which moves both
+//! sides alike and leaves the sync rule's mirror unchanged).
 
 use invex_model::{
     ActionCommand, ActionType, ApprovalDecision, ApprovalVerdict, CanonicalEvent, CountType,
@@ -18,6 +26,8 @@ use crate::record::{Body, CountRecord, Record};
 use crate::render::Stamp;
 use crate::schedule::count_time;
 
+/// Rule-id prefix of the cycle-count detector, whose recount tasks the warehouse answers.
+const CYCLE_COUNT_RULES: &str = "CC-";
 /// A recount is taken 5 to 20 minutes after the task is created.
 const RECOUNT_DELAY_MS: (i64, i64) = (300_000, 1_200_000);
 /// A supervisor decides 2 to 10 minutes after the request.
@@ -33,7 +43,9 @@ impl Simulator {
             return Vec::new();
         }
         let answer = match action.action_type {
-            ActionType::RecountTask => self.recount(action),
+            ActionType::RecountTask if action.rule_id.starts_with(CYCLE_COUNT_RULES) => {
+                self.recount(action)
+            }
             ActionType::ApprovalRequest => Some(self.decide(action)),
             _ => None,
         };
@@ -81,6 +93,12 @@ impl Simulator {
             action.location_id.as_deref(),
             action.lot.as_deref(),
         );
+        if !rejects
+            && let (Some(location), Some(qty)) = (action.location_id.as_deref(), action.quantity)
+            && let Some(slot) = self.catalog.find_slot(&action.site_id, &action.sku, location)
+        {
+            self.adjustments.entry(slot).or_default().push((time, qty));
+        }
         let (verdict, reason_code, comment) = if rejects {
             (ApprovalVerdict::Reject, None, "variance not plausible, investigate first")
         } else {

@@ -30,16 +30,39 @@ pub(crate) struct PutawayPlan {
     pub(crate) to: usize,
     /// Storage slot the stock really goes to (differs for a misplaced putaway).
     pub(crate) stored_at: usize,
+    /// Storage slot the WMS suggested (differs from `to` for a wrong-bin putaway).
+    pub(crate) suggested: usize,
     pub(crate) qty: i64,
     pub(crate) fault: Option<FaultKind>,
+}
+
+/// A delivery announced by an ASN, decided at the announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReceiptPlan {
+    /// ASN and receipt number.
+    pub(crate) number: u32,
+    pub(crate) item: usize,
+    pub(crate) site: usize,
+    /// Quantity announced.
+    pub(crate) expected: i64,
+    /// The receipt fault decided at the announcement, if any.
+    pub(crate) fault: Option<FaultKind>,
+    /// Lot and expiry on the delivery's label (lot faults only).
+    pub(crate) lot: Option<crate::record::LotTag>,
+    /// The putaway of what is accepted and when it happens (none for a refused delivery).
+    pub(crate) putaway: Option<(i64, PutawayPlan)>,
 }
 
 /// Something the simulation does at a planned time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Activity {
-    Receipt { site: usize },
+    Arrival { site: usize },
+    Receipt(ReceiptPlan),
     Pick { site: usize },
+    Reconfirm { number: u32, slot: usize, requested: i64, picked: i64 },
     Putaway(PutawayPlan),
+    Ack { message: u32, slot: usize, qty: i64 },
+    Theft { site: usize },
     Snapshot { number: u32 },
     Count { slot: usize },
 }
@@ -47,9 +70,9 @@ pub(crate) enum Activity {
 impl Activity {
     fn rank(&self) -> u8 {
         match self {
-            Self::Receipt { .. } | Self::Pick { .. } | Self::Putaway(_) => 0,
             Self::Snapshot { .. } => 1,
             Self::Count { .. } => 2,
+            _ => 0,
         }
     }
 }
@@ -136,14 +159,14 @@ mod tests {
         q.push(2_000, Activity::Count { slot: 1 });
         q.push(2_000, Activity::Pick { site: 0 });
         q.push(1_000, Activity::Snapshot { number: 1 });
-        q.push(2_000, Activity::Receipt { site: 0 });
+        q.push(2_000, Activity::Arrival { site: 0 });
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
             vec![
                 (1_000, Activity::Snapshot { number: 1 }),
                 (2_000, Activity::Pick { site: 0 }),
-                (2_000, Activity::Receipt { site: 0 }),
+                (2_000, Activity::Arrival { site: 0 }),
                 (2_000, Activity::Count { slot: 1 }),
             ]
         );

@@ -7,13 +7,32 @@ use std::collections::BTreeMap;
 
 use invex_model::{
     ActionCommand, ActionId, ActionType, ApprovalVerdict, CanonicalEvent, CountType, ExceptionId,
-    RequestedBy, RootCauseCategory, SourceSystem,
+    ExceptionType, RequestedBy, RootCauseCategory, SourceSystem,
 };
-use invex_sim::{Fault, FaultKind, SimConfig, Simulator};
+use invex_sim::{Fault, FaultKind, SimConfig, Simulator, Transport};
 use ledger::Ledger;
 
+/// The count faults, whose truth these tests check against an independent book.
+const COUNT_KINDS: [FaultKind; 3] =
+    [FaultKind::Miscount, FaultKind::MisplacedStock, FaultKind::SyncLag];
+
+/// A small run without transport disturbances (so events are in event-time order, once each).
 fn small(seed: u64) -> SimConfig {
-    SimConfig { seed, skus_per_site: 600, ..SimConfig::default() }
+    let transport = Transport { duplicate: 0.0, retry: 0.0, late: 0.0 };
+    SimConfig { seed, skus_per_site: 600, transport, ..SimConfig::default() }
+}
+
+/// The count-discrepancy entries of the truth.
+fn count_truth(sim: &Simulator) -> Vec<Fault> {
+    sim.ground_truth()
+        .iter()
+        .filter(|f| f.exception_type == ExceptionType::CycleCountDiscrepancy)
+        .cloned()
+        .collect()
+}
+
+fn location(f: &Fault) -> String {
+    f.location_id.clone().unwrap_or_default()
 }
 
 fn events(cfg: SimConfig) -> (Simulator, Vec<CanonicalEvent>) {
@@ -56,6 +75,7 @@ fn events_are_in_event_time_order_with_unique_ids_and_sequences() {
             h.source_system,
             SourceSystem::Wms | SourceSystem::Erp | SourceSystem::Edge
         ));
+        assert!(e.header().event_id.starts_with("sim-3-"));
     }
     let per_topic: u64 = sim.stats().events_by_topic.values().sum();
     assert_eq!(per_topic, events.len() as u64);
@@ -68,9 +88,10 @@ fn ground_truth_is_exactly_the_counts_the_detector_book_disagrees_with() {
     let cfg = small(11);
     let window = cfg.movement_window_ms;
     let (sim, events) = events(cfg);
+    let faults = count_truth(&sim);
     let truth: BTreeMap<_, &Fault> =
-        sim.ground_truth().iter().map(|f| (subject(&f.site, &f.sku, &f.location_id), f)).collect();
-    assert_eq!(truth.len(), sim.ground_truth().len(), "one fault per location");
+        faults.iter().map(|f| (subject(&f.site, &f.sku, &location(f)), f)).collect();
+    assert_eq!(truth.len(), faults.len(), "one count discrepancy per location");
     let mut ledger = Ledger::default();
     let mut revealed = 0;
     for event in &events {
@@ -79,12 +100,17 @@ fn ground_truth_is_exactly_the_counts_the_detector_book_disagrees_with() {
         let site = &count.header.site_id;
         let found = ledger.evaluate(site, count, window);
         let Some(fault) = truth.get(&subject(site, &count.sku, &count.location_id)) else {
-            assert_eq!(found.variance, 0, "count without fault is not exact: {count:?}");
+            // Only a pick fault or theft too small for the class tolerance goes unreported.
+            let within = found.variance * 20 <= found.book.abs();
+            assert!(found.variance == 0 || within, "unexpected variance: {count:?}");
             continue;
         };
         revealed += 1;
-        assert!(found.variance.abs() >= 2, "{fault:?}");
-        assert!(found.variance.abs() * 10 >= found.book.abs(), "variance under 10 %: {fault:?}");
+        assert!(found.variance.abs() >= 1, "{fault:?}");
+        if COUNT_KINDS.contains(&fault.kind) {
+            assert!(found.variance.abs() >= 2, "{fault:?}");
+            assert!(found.variance.abs() * 10 >= found.book.abs(), "under 10 %: {fault:?}");
+        }
         let final_cause = match fault.kind {
             FaultKind::Miscount => RootCauseCategory::Process,
             _ => found.root_cause,
@@ -99,16 +125,16 @@ fn ground_truth_is_exactly_the_counts_the_detector_book_disagrees_with() {
 #[test]
 fn expected_root_causes_follow_the_fault_kind() {
     let (sim, _) = events(SimConfig { skus_per_site: 1500, ..SimConfig::default() });
-    let truth = sim.ground_truth();
-    for kind in FaultKind::ALL {
+    let truth = count_truth(&sim);
+    for kind in COUNT_KINDS {
         assert!(truth.iter().any(|f| f.kind == kind), "no {kind} in the truth");
     }
     use RootCauseCategory::{Process, SystemSync};
-    for f in truth {
+    for f in &truth {
         match f.kind {
             FaultKind::SyncLag => assert_eq!(f.expected_root_cause, SystemSync),
             FaultKind::Miscount => assert_eq!(f.expected_root_cause, Process),
-            FaultKind::MisplacedStock => assert_ne!(f.expected_root_cause, SystemSync),
+            _ => assert_ne!(f.expected_root_cause, SystemSync, "{f:?}"),
         }
         let resolution = f.expected_resolution.as_deref();
         if f.kind == FaultKind::Miscount {
@@ -125,7 +151,7 @@ fn expected_root_causes_follow_the_fault_kind() {
 }
 
 fn action(fault: &Fault, action_type: ActionType, created_at: i64) -> ActionCommand {
-    let subject = format!("{}|{}|", fault.sku, fault.location_id);
+    let subject = fault.subject.clone();
     let exception =
         ExceptionId::derive("CYCLE_COUNT_DISCREPANCY", &fault.tenant, &fault.site, &subject, "e");
     ActionCommand {
@@ -135,7 +161,7 @@ fn action(fault: &Fault, action_type: ActionType, created_at: i64) -> ActionComm
         attempt: 1,
         tenant_id: fault.tenant.clone(),
         site_id: fault.site.clone(),
-        location_id: Some(fault.location_id.clone()),
+        location_id: fault.location_id.clone(),
         sku: fault.sku.clone(),
         lot: fault.lot.clone(),
         quantity: Some(-3),
@@ -168,10 +194,10 @@ fn recount_reports_the_shelf_and_matches_the_book_only_after_a_miscount() {
             counted_at.insert(key, (c.header.event_time, c.counted_qty));
         }
     }
-    let faults = sim.ground_truth().to_vec();
+    let faults = count_truth(&sim);
     assert!(faults.iter().any(|f| f.kind == FaultKind::Miscount));
     for fault in &faults {
-        let key = subject(&fault.site, &fault.sku, &fault.location_id);
+        let key = subject(&fault.site, &fault.sku, &location(fault));
         let (count_time, first_count) = counted_at[&key];
         let opened_at = count_time + 2_000;
         let answer = sim.respond(&action(fault, ActionType::RecountTask, opened_at));
@@ -179,8 +205,8 @@ fn recount_reports_the_shelf_and_matches_the_book_only_after_a_miscount() {
         let t = recount.header.event_time;
         assert!(t > opened_at);
         assert_eq!((recount.count_seq, recount.count_type), (2, CountType::Demand));
-        assert!(recount.freeze_time < t && recount.wms_book_qty_at_freeze.is_some());
-        let shelf = sim.physical_qty(&fault.site, &fault.sku, &fault.location_id, t);
+        assert!(recount.freeze_time < t);
+        let shelf = sim.physical_qty(&fault.site, &fault.sku, &location(fault), t);
         assert_eq!(Some(recount.counted_qty), shelf);
         let matches_book = ledger.book_at(&key, t) == recount.counted_qty;
         assert_eq!(matches_book, fault.kind == FaultKind::Miscount, "{fault:?}");
@@ -192,7 +218,7 @@ fn recount_reports_the_shelf_and_matches_the_book_only_after_a_miscount() {
 #[test]
 fn respond_is_idempotent_and_ignores_what_it_does_not_handle() {
     let (mut sim, _) = events(small(5));
-    let fault = sim.ground_truth()[0].clone();
+    let fault = count_truth(&sim)[0].clone();
     let recount = action(&fault, ActionType::RecountTask, fault.injected_at);
     let first = sim.respond(&recount);
     assert_eq!(first.len(), 1);
@@ -222,7 +248,7 @@ fn approvals_answer_the_request_with_the_expected_verdict() {
     let cfg = SimConfig { approval_reject_share: 0.5, ..small(9) };
     let (mut sim, _) = events(cfg);
     let faults: Vec<_> =
-        sim.ground_truth().iter().filter(|f| f.kind != FaultKind::Miscount).cloned().collect();
+        count_truth(&sim).into_iter().filter(|f| f.kind != FaultKind::Miscount).collect();
     assert!(faults.len() >= 2);
     for fault in &faults {
         let request = action(fault, ActionType::ApprovalRequest, fault.injected_at + 60_000);
@@ -249,7 +275,7 @@ fn approvals_answer_the_request_with_the_expected_verdict() {
 fn closing_the_loop_does_not_change_the_generated_stream() {
     let mut sim = Simulator::new(small(4)).unwrap();
     let head: Vec<_> = sim.by_ref().take(100).collect();
-    let fault = sim.ground_truth()[0].clone();
+    let fault = count_truth(&sim)[0].clone();
     let answer = sim.respond(&action(&fault, ActionType::RecountTask, fault.injected_at));
     let tail: Vec<_> = sim.by_ref().collect();
     let (_, plain) = events(small(4));
@@ -265,7 +291,31 @@ fn default_config_is_demo_sized() {
     assert!((50_000..150_000).contains(&stats.events), "{stats:?}");
     assert!(stats.counted_locations * 5 >= stats.storage_locations, "{stats:?}");
     assert!(stats.expected_exceptions >= 30, "{stats:?}");
-    assert_eq!(sim.len(), stats.events as usize);
+    assert!(sim.len() > stats.events as usize, "transport adds duplicates and retries");
+}
+
+#[test]
+fn transport_duplicates_and_delays_without_changing_the_events() {
+    let cfg = SimConfig { skus_per_site: 600, ..SimConfig::default() };
+    let (_, delivered) = events(cfg.clone());
+    let (_, plain) =
+        events(SimConfig { transport: Transport { duplicate: 0.0, retry: 0.0, late: 0.0 }, ..cfg });
+    let mut originals: Vec<_> =
+        delivered.iter().filter(|e| !e.header().event_id.ends_with("-retry")).cloned().collect();
+    let mut ids: Vec<_> = originals.iter().map(|e| e.header().event_id.clone()).collect();
+    ids.dedup();
+    let duplicates = originals.len() - ids.len();
+    assert!(duplicates > 0, "no duplicate delivery");
+    originals.dedup();
+    let late = originals.windows(2).filter(|w| w[0].header().event_time > w[1].header().event_time);
+    assert!(late.count() > 0, "no late delivery");
+    originals.sort_by_key(|e| {
+        e.header().event_id.trim_start_matches("sim-42-").parse::<u64>().unwrap_or(0)
+    });
+    assert_eq!(originals, plain, "transport changes delivery only");
+    let retries: Vec<_> =
+        delivered.iter().filter(|e| e.header().event_id.ends_with("-retry")).collect();
+    assert!(!retries.is_empty() && retries.iter().all(|e| matches!(e, CanonicalEvent::Pick(_))));
 }
 
 #[test]

@@ -368,5 +368,7 @@ fn verdict(verdict: ApprovalVerdict) -> &'static str {
         ApprovalVerdict::Acknowledge => "ACKN",
         ApprovalVerdict::Resolve => "RSLV",
         ApprovalVerdict::Hold => "HOLD",
+        ApprovalVerdict::Release => "RELS",
+        ApprovalVerdict::Cancel => "CNCL",
     }
 }

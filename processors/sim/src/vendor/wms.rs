@@ -393,5 +393,7 @@ fn verdict(verdict: ApprovalVerdict) -> &'static str {
         ApprovalVerdict::Acknowledge => "acknowledge",
         ApprovalVerdict::Resolve => "resolve",
         ApprovalVerdict::Hold => "hold",
+        ApprovalVerdict::Release => "release",
+        ApprovalVerdict::Cancel => "cancel",
     }
 }
