@@ -4,6 +4,7 @@
 //!   (equivalence with the test driver, aborted transactions, stop and restore);
 //! - `runtime_faults`: broker down and up, request errors, a fenced producer, each ending
 //!   with exactly the uninterrupted outputs;
+//! - `runtime_ops`: the JSON mirror of the actions, late records, lag and lateness metrics;
 //! - `topology`: `topology/` agrees with `schemas/` and with the code.
 //!
 //! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
@@ -11,6 +12,7 @@
 
 mod runtime_faults;
 mod runtime_mock;
+mod runtime_ops;
 mod support;
 #[path = "support/mock.rs"]
 mod support_mock;

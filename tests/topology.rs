@@ -35,7 +35,10 @@ struct TopicEntry {
     cleanup: String,
     co_partitioned: bool,
     key: String,
-    value_subject: String,
+    /// Absent for JSON topics.
+    value_subject: Option<String>,
+    /// `avro` (the default, with a subject) or `json`.
+    value_format: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,9 +79,25 @@ fn every_topic_has_a_schema_and_a_known_role() {
     assert!(file.defaults.partitions > 0 && file.defaults.output_partitions > 0);
     assert!(file.defaults.retention_ms > 0);
     for t in &file.topic {
-        let schema = root().join("schemas").join(format!("{}.avsc", t.value_subject));
-        assert!(schema.is_file(), "{}: no schema {}", t.name, schema.display());
-        assert_eq!(t.value_subject, format!("{}-value", t.name), "{}: TopicNameStrategy", t.name);
+        let format = t.value_format.as_deref().unwrap_or("avro");
+        let output = Output::ALL.into_iter().find(|o| o.name() == t.name);
+        assert_eq!(
+            output.is_none_or(|o| o.is_avro()),
+            format == "avro",
+            "{}: value_format {format} disagrees with the code",
+            t.name
+        );
+        match (format, &t.value_subject) {
+            ("avro", Some(subject)) => {
+                let schema = root().join("schemas").join(format!("{subject}.avsc"));
+                assert!(schema.is_file(), "{}: no schema {}", t.name, schema.display());
+                assert_eq!(*subject, format!("{}-value", t.name), "{}: TopicNameStrategy", t.name);
+            }
+            ("json", None) => {}
+            (format, subject) => {
+                panic!("{}: value_format {format} with subject {subject:?}", t.name)
+            }
+        }
         assert!(["input", "output"].contains(&t.role.as_str()), "{}: role {}", t.name, t.role);
         assert!(
             ["delete", "compact"].contains(&t.cleanup.as_str()),

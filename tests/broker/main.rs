@@ -86,6 +86,7 @@ fn main() {
     }
     let trials = vec![
         Trial::test("registry::outputs_equal_the_driver_through_the_registry", registry::outputs),
+        Trial::test("registry::subjects_are_checked_and_registered", registry::subjects),
         Trial::test("crash::sigkill_at_random_points", move || crash::sigkill(hides_aborts)),
         // Ignored until the group rebalances on tansu are understood: with three members and
         // cooperative-sticky assignment, tansu 0.6.0 left revoked partitions unassigned in two

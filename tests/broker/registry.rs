@@ -1,7 +1,11 @@
-//! Produce and consume through the schema registry.
+//! Produce and consume through the schema registry; check and register the subjects.
+
+use std::time::Duration;
 
 use invex_model::CanonicalTopic;
-use invex_runtime::Output;
+use invex_runtime::{
+    Output, RegistryResolver, SUBJECTS, SchemaAdmin, SchemaResolver, SubjectState,
+};
 use libtest_mimic::Failed;
 
 use crate::Stack;
@@ -40,5 +44,48 @@ pub(crate) fn outputs() -> Result<(), Failed> {
     assert!(!want_exceptions.is_empty(), "the input must produce exceptions");
     assert_same("exceptions", &env.exceptions(), &want_exceptions);
     assert_same("actions", &env.actions(), &want_actions);
+    Ok(())
+}
+
+/// `invex schemas check|register` against the registry: every subject starts missing, is
+/// registered, then up to date under the same ids; a subject whose latest version our schema
+/// cannot read (BACKWARD, the registry default) blocks the whole registration.
+pub(crate) fn subjects() -> Result<(), Failed> {
+    let stack = Stack::from_env()?;
+    let timeout = Duration::from_secs(10);
+    let fresh = SchemaAdmin::new(&stack.registry, timeout, &Stack::prefix("subjects"))?;
+    let before = fresh.check()?;
+    assert_eq!(before.len(), SUBJECTS.len());
+    assert!(before.iter().all(|r| r.state == SubjectState::Missing), "{before:?}");
+    let registered = fresh.register()?;
+    let ids: Vec<u32> = registered
+        .iter()
+        .map(|r| match r.state {
+            SubjectState::Registered { id } => id,
+            ref other => panic!("{}: {other:?}", r.subject),
+        })
+        .collect();
+    let after = fresh.check()?;
+    let same: Vec<u32> = after
+        .iter()
+        .map(|r| match r.state {
+            SubjectState::UpToDate { id } => id,
+            ref other => panic!("{}: {other:?}", r.subject),
+        })
+        .collect();
+    assert_eq!(same, ids, "the registered ids are the ones found up to date");
+
+    let prefix = Stack::prefix("conflict");
+    let resolver = RegistryResolver::new(&stack.registry, timeout)?;
+    let (first, _) = SUBJECTS[0];
+    // A string-valued subject: a record schema cannot read what was written with it.
+    resolver.register(&format!("{prefix}{first}"), r#""string""#)?;
+    let conflicting = SchemaAdmin::new(&stack.registry, timeout, &prefix)?;
+    let refused = conflicting.register()?;
+    assert_eq!(refused[0].state, SubjectState::Incompatible, "{refused:?}");
+    assert!(
+        refused[1..].iter().all(|r| r.state == SubjectState::Missing),
+        "nothing is registered when one subject is incompatible: {refused:?}"
+    );
     Ok(())
 }

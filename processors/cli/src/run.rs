@@ -52,6 +52,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let policy = load_policy(cfg.policy_file.as_deref())?;
     tracing::info!(processor = %args.processor, policy = policy.version(), "starting\n{}", cfg.redacted());
     let admin = cfg.admin_listen;
+    let shutdown_timeout = cfg.shutdown_timeout;
     let processor = Processor::new(cfg, policy)?;
     let handle = processor.handle();
     if let Some(listen) = admin {
@@ -67,6 +68,15 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         }
         tracing::info!("shutdown requested: committing and closing");
         watcher_handle.shutdown();
+        // A commit stuck on an unreachable broker must not keep a pod from terminating. The
+        // open transaction is never committed then: the broker aborts it (or the next
+        // instance fences it) and local state, which never runs ahead of Kafka, replays it.
+        std::thread::sleep(shutdown_timeout);
+        tracing::error!(
+            timeout_ms = shutdown_timeout.as_millis() as u64,
+            "shutdown did not finish within application.shutdown_timeout_ms; exiting, the open batch will be replayed"
+        );
+        std::process::exit(1);
     });
     processor.run().map_err(Failure::from)
 }

@@ -105,7 +105,7 @@ impl Codec {
             inputs.insert(*topic, Subject::register(resolver.as_ref(), &subject, topic.name())?);
         }
         let mut outputs = HashMap::new();
-        for output in Output::ALL {
+        for output in Output::ALL.into_iter().filter(|o| o.is_avro()) {
             let subject = format!("{}-value", topics.output(output));
             outputs.insert(output, Subject::register(resolver.as_ref(), &subject, output.name())?);
         }

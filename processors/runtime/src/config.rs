@@ -27,6 +27,17 @@ pub enum Guarantee {
     AtLeastOnce,
 }
 
+/// What happens to a record whose event time is more than the grace period behind its task's
+/// stream time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LateRecords {
+    /// The detectors see it, flagged late (they decide what a late event may still change).
+    Process,
+    /// It goes to the DLQ with error class `LATE` and the detectors never see it.
+    DeadLetter,
+}
+
 /// File shape; every field optional so that defaults and the environment can fill it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +54,14 @@ struct RawConfig {
     admin: RawAdmin,
     #[serde(default)]
     policy: RawPolicy,
+    #[serde(default)]
+    outputs: RawOutputs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutputs {
+    actions_json: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +83,10 @@ struct RawApplication {
     wall_clock_tick_ms: Option<u64>,
     max_task_idle_ms: Option<u64>,
     instance_id: Option<String>,
+    grace_ms: Option<u64>,
+    late_records: Option<LateRecords>,
+    shutdown_timeout_ms: Option<u64>,
+    statistics_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +166,18 @@ pub struct RuntimeConfig {
     /// the transactional id suffix. `None`: no static membership, and the transactional id is
     /// derived from the state directory.
     pub instance_id: Option<String>,
+    /// How far behind its task's stream time a record may be before it counts as late
+    /// (Kafka Streams' grace period).
+    pub grace: Duration,
+    /// Where late records go.
+    pub late_records: LateRecords,
+    /// How long a requested shutdown may take (finish the open transaction, flush, close)
+    /// before the process exits anyway.
+    pub shutdown_timeout: Duration,
+    /// librdkafka statistics interval, the source of the consumer-lag metrics; zero disables.
+    pub statistics_interval: Duration,
+    /// Whether actions are mirrored as JSON to the `actions.json` topic.
+    pub actions_json: bool,
 }
 
 /// Every problem found in a configuration, each with its key path.
@@ -198,6 +233,11 @@ impl RuntimeConfig {
             admin_listen: None,
             policy_file: None,
             instance_id: None,
+            grace: Duration::from_millis(DEFAULT_GRACE_MS),
+            late_records: LateRecords::Process,
+            shutdown_timeout: Duration::from_millis(DEFAULT_SHUTDOWN_MS),
+            statistics_interval: Duration::from_millis(DEFAULT_STATISTICS_MS),
+            actions_json: false,
         }
     }
 
@@ -224,6 +264,11 @@ impl RuntimeConfig {
         line(&mut out, "admin.listen", &format!("{:?}", self.admin_listen));
         line(&mut out, "policy.file", &format!("{:?}", self.policy_file));
         line(&mut out, "application.instance_id", &format!("{:?}", self.instance_id));
+        line(&mut out, "application.grace_ms", &self.grace.as_millis());
+        line(&mut out, "application.late_records", &format!("{:?}", self.late_records));
+        line(&mut out, "application.shutdown_timeout_ms", &self.shutdown_timeout.as_millis());
+        line(&mut out, "application.statistics_interval_ms", &self.statistics_interval.as_millis());
+        line(&mut out, "outputs.actions_json", &self.actions_json);
         out
     }
 }
@@ -240,6 +285,10 @@ const DEFAULT_TICK_MS: u64 = 1_000;
 const DEFAULT_IDLE_MS: u64 = 100;
 const DEFAULT_BUDGET_MB: usize = 256;
 const DEFAULT_REGISTRY_TIMEOUT_MS: u64 = 5_000;
+/// Offline scanners upload a shift's events when they reconnect: a day of grace by default.
+const DEFAULT_GRACE_MS: u64 = 24 * 3_600_000;
+const DEFAULT_SHUTDOWN_MS: u64 = 30_000;
+const DEFAULT_STATISTICS_MS: u64 = 5_000;
 
 fn apply_env(doc: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) {
     for (name, value) in env {
@@ -324,6 +373,20 @@ fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
     if max_batch_records == 0 {
         errors.push("application.max_batch_records: must be at least 1".to_owned());
     }
+    let shutdown_ms = raw.application.shutdown_timeout_ms.unwrap_or(DEFAULT_SHUTDOWN_MS);
+    if shutdown_ms < 1_000 {
+        errors.push(format!(
+            "application.shutdown_timeout_ms: {shutdown_ms} leaves no time to commit (minimum 1000)"
+        ));
+    }
+    if raw.application.statistics_interval_ms.is_some()
+        && kafka_properties.contains_key("statistics.interval.ms")
+    {
+        errors.push(
+            "kafka.properties.\"statistics.interval.ms\": set application.statistics_interval_ms instead"
+                .to_owned(),
+        );
+    }
     let tick_ms = raw.application.wall_clock_tick_ms.unwrap_or(DEFAULT_TICK_MS).max(1);
     let budget_mb = raw.state.memory_budget_mb.unwrap_or(DEFAULT_BUDGET_MB);
     if budget_mb < 16 {
@@ -376,6 +439,13 @@ fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
         admin_listen,
         policy_file: raw.policy.file,
         instance_id: raw.application.instance_id,
+        grace: Duration::from_millis(raw.application.grace_ms.unwrap_or(DEFAULT_GRACE_MS)),
+        late_records: raw.application.late_records.unwrap_or(LateRecords::Process),
+        shutdown_timeout: Duration::from_millis(shutdown_ms),
+        statistics_interval: Duration::from_millis(
+            raw.application.statistics_interval_ms.unwrap_or(DEFAULT_STATISTICS_MS),
+        ),
+        actions_json: raw.outputs.actions_json.unwrap_or(false),
     })
 }
 
@@ -410,6 +480,8 @@ mod tests {
         assert_eq!(cfg.guarantee, Guarantee::ExactlyOnce);
         assert_eq!(cfg.kafka_properties["sasl.username"], "svc");
         assert_eq!(cfg.schema, SchemaSource::Embedded);
+        assert_eq!(cfg.late_records, LateRecords::Process);
+        assert_eq!(cfg.grace, Duration::from_secs(86_400));
         let shown = cfg.redacted();
         assert!(
             shown.contains("\"sasl.password\"] = ***") || shown.contains("\"sasl.password\" = ***")
@@ -425,6 +497,7 @@ mod tests {
             [application]
             id = "bad id"
             commit_interval_ms = 0
+            shutdown_timeout_ms = 10
             [state]
             memory_budget_mb = 1
             [schema]
@@ -442,10 +515,31 @@ mod tests {
             "state.memory_budget_mb",
             "schema.registry_url",
             "admin.listen",
+            "application.shutdown_timeout_ms",
         ] {
             assert!(joined.contains(path), "missing {path} in {joined}");
         }
-        assert_eq!(errors.len(), 7);
+        assert_eq!(errors.len(), 8);
+    }
+
+    #[test]
+    fn late_records_can_be_dead_lettered_after_a_grace_period() {
+        let text = "[kafka]\nbootstrap_servers = \"b:9092\"\n[application]\ngrace_ms = 60000\n";
+        let cfg =
+            RuntimeConfig::load(text, env(&[("INVEX_APPLICATION__LATE_RECORDS", "dead-letter")]))
+                .unwrap();
+        assert_eq!(cfg.grace, Duration::from_secs(60));
+        assert_eq!(cfg.late_records, LateRecords::DeadLetter);
+        let bad = RuntimeConfig::load(&format!("{text}late_records = \"drop\"\n"), Vec::new());
+        assert!(bad.unwrap_err().to_string().contains("late_records"));
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let text = include_str!("../../../docker/invex.example.toml");
+        let cfg = RuntimeConfig::load(text, Vec::new()).unwrap();
+        assert_eq!(cfg.application_id, "invex-detect");
+        assert!(!cfg.actions_json);
     }
 
     #[test]

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use invex_detect::{DetectError, Engine, Outputs, Policy};
-use invex_model::{CanonicalTopic, ErrorClass};
-use invex_state::{SharedResources, StoreConfig, TaskStore};
+use invex_model::{CanonicalEvent, CanonicalTopic, ErrorClass};
+use invex_state::{SharedResources, StoreConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -31,11 +31,12 @@ use crate::ordering::Buffered;
 use crate::rebalance::GroupContext;
 use crate::task::InputQueue;
 
-use crate::config::{Guarantee, RuntimeConfig};
+use crate::config::{Guarantee, LateRecords, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::fencing::FencingBudget;
 use crate::metrics::Metrics;
 use crate::restore::Restorer;
+use crate::restoring::{Opener, Restoring};
 use crate::sink::{DeadLetter, ProducerFactory, Sink};
 use crate::store::TaskStorePort;
 use crate::task::{Task, key_matches};
@@ -77,8 +78,9 @@ pub(crate) struct Core {
     shared: SharedResources,
     store_cfg: StoreConfig,
     store_names: Vec<&'static str>,
+    changelogs: Vec<(&'static str, String)>,
     tasks: BTreeMap<i32, Task>,
-    to_restore: BTreeMap<i32, Vec<InputQueue>>,
+    restoring: Restoring,
     batch: Option<Batch>,
     outputs: Outputs,
     pub(crate) fatal: Option<RuntimeError>,
@@ -104,7 +106,9 @@ pub(crate) struct CoreParts {
 impl Core {
     pub(crate) fn new(parts: CoreParts) -> Self {
         let store_cfg = StoreConfig::new(&parts.cfg.state_dir, &parts.cfg.application_id);
-        let store_names = Engine::store_names().iter().map(|s| s.as_str()).collect();
+        let store_names: Vec<&'static str> =
+            Engine::store_names().iter().map(|s| s.as_str()).collect();
+        let changelogs = store_names.iter().map(|s| (*s, parts.topics.changelog(s))).collect();
         Self {
             cfg: parts.cfg,
             topics: parts.topics,
@@ -114,8 +118,9 @@ impl Core {
             shared: parts.shared,
             store_cfg,
             store_names,
+            changelogs,
             tasks: BTreeMap::new(),
-            to_restore: BTreeMap::new(),
+            restoring: Restoring::default(),
             batch: None,
             outputs: Outputs::default(),
             fatal: None,
@@ -134,38 +139,51 @@ impl Core {
     /// processes.
     pub(crate) fn assigned(&mut self, partition: i32, queues: Vec<InputQueue>) {
         if !self.tasks.contains_key(&partition) {
-            self.to_restore.insert(partition, queues);
+            self.restoring.assigned(partition, queues);
         }
-        self.metrics.tasks_restoring.set(self.to_restore.len() as i64);
+        self.metrics.tasks_restoring.set(self.restoring.len() as i64);
     }
 
-    /// Opens and restores every task waiting for it.
-    pub(crate) fn restore_pending(&mut self) -> Result<(), RuntimeError> {
-        while let Some((partition, queues)) = self.to_restore.pop_first() {
-            let mut store =
-                TaskStore::open(&self.store_cfg, &self.shared, partition, &self.store_names)?;
-            let started = Instant::now();
-            let changelogs: Vec<(&str, String)> =
-                self.store_names.iter().map(|s| (*s, self.topics.changelog(s))).collect();
-            let restored = self.restorer.restore(&mut store, &changelogs, partition)?;
-            self.metrics.restored.inc_by(restored);
-            tracing::info!(
-                partition,
-                restored,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "task restored"
-            );
-            let task = Task::new(partition, store, Arc::clone(&self.policy), queues);
-            self.tasks.insert(partition, task);
-            self.metrics.tasks_restoring.set(self.to_restore.len() as i64);
-            self.metrics.tasks_running.set(self.tasks.len() as i64);
+    /// Restores for about `budget`, then starts the task that finished, if one did.
+    pub(crate) fn restore_step(&mut self, budget: Duration) -> Result<(), RuntimeError> {
+        let opener = Opener {
+            store_cfg: &self.store_cfg,
+            shared: &self.shared,
+            changelogs: &self.changelogs,
+        };
+        if let Some(done) = self.restoring.step(&self.restorer, &opener, &self.metrics, budget)? {
+            let task = Task::new(done.partition, done.store, Arc::clone(&self.policy), done.queues);
+            self.tasks.insert(done.partition, task);
         }
+        self.metrics.tasks_restoring.set(self.restoring.len() as i64);
+        self.metrics.tasks_running.set(self.tasks.len() as i64);
         Ok(())
+    }
+
+    /// True when some task runs (restores then get short slices so it keeps processing).
+    pub(crate) fn has_running_tasks(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Publishes the RocksDB properties of every task database as gauges.
+    pub(crate) fn publish_state_metrics(&self) {
+        let properties: Vec<_> = self
+            .tasks
+            .values()
+            .filter_map(|task| match task.store.properties() {
+                Ok(p) => Some(p),
+                Err(error) => {
+                    tracing::warn!(partition = task.partition, %error, "reading RocksDB properties");
+                    None
+                }
+            })
+            .collect();
+        self.metrics.state.set(&properties);
     }
 
     /// True when every assigned task has restored.
     pub(crate) fn ready(&self) -> bool {
-        self.to_restore.is_empty()
+        self.restoring.is_empty()
     }
 
     fn begin(&mut self) -> Result<(), RuntimeError> {
@@ -266,24 +284,37 @@ impl Core {
         let _ = write!(task.last_source, "{name}@{offset}");
         let verdict = match record {
             Buffered::Event { event, .. } => {
-                let mut port = TaskStorePort(&mut task.store);
-                match task.engine.process(&event, now, &mut port, &mut self.outputs) {
-                    Ok(outcome) => {
-                        if outcome.duplicate {
-                            self.metrics.duplicates.inc();
+                let stream_time = task.engine.stream_time();
+                let lateness = stream_time.map_or(0, |st| st - event.header().event_time);
+                self.metrics.record_lateness.observe(lateness.max(0) as f64 / 1_000.0);
+                if self.cfg.late_records == LateRecords::DeadLetter
+                    && lateness > self.cfg.grace.as_millis() as i64
+                {
+                    let message = format!(
+                        "event time {} is {lateness} ms behind stream time {} (grace {} ms)",
+                        event.header().event_time,
+                        stream_time.unwrap_or_default(),
+                        self.cfg.grace.as_millis()
+                    );
+                    Some(dead_event(&self.sink, offset, &event, ErrorClass::Late, message))
+                } else {
+                    let mut port = TaskStorePort(&mut task.store);
+                    match task.engine.process(&event, now, &mut port, &mut self.outputs) {
+                        Ok(outcome) => {
+                            if outcome.duplicate {
+                                self.metrics.duplicates.inc();
+                            }
+                            None
                         }
-                        None
+                        Err(e) if e.is_poison() => Some(dead_event(
+                            &self.sink,
+                            offset,
+                            &event,
+                            ErrorClass::Processing,
+                            e.to_string(),
+                        )),
+                        Err(e) => return Err(detect_failure(e)),
                     }
-                    Err(e) if e.is_poison() => Some(Buffered::Dead {
-                        offset,
-                        timestamp: Some(event.header().event_time),
-                        key: Some(event.partition_key().to_string().into_bytes()),
-                        value: None,
-                        class: ErrorClass::Processing,
-                        message: e.to_string(),
-                        schema_id: None,
-                    }),
-                    Err(e) => return Err(detect_failure(e)),
                 }
             }
             dead @ Buffered::Dead { .. } => Some(dead),
@@ -517,7 +548,7 @@ impl Core {
             self.commit(consumer)?;
         }
         for p in partitions {
-            self.to_restore.remove(p);
+            self.restoring.revoked(&self.restorer, *p);
             if let Some(task) = self.tasks.remove(p) {
                 task.store.flush()?;
             }
@@ -529,7 +560,7 @@ impl Core {
     /// Commits and closes everything (shutdown).
     pub(crate) fn close(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
         self.commit(consumer)?;
-        self.to_restore.clear();
+        self.restoring.clear(&self.restorer);
         for (_, task) in std::mem::take(&mut self.tasks) {
             task.store.flush()?;
         }
@@ -541,6 +572,34 @@ impl Core {
 enum Failure {
     Abort(String),
     Stop(RuntimeError),
+}
+
+/// A decoded event that goes to the DLQ: its value is re-encoded (the same schema, so the
+/// same bytes a consumer of the input topic would decode) since the read buffer is gone.
+fn dead_event(
+    sink: &Sink,
+    offset: i64,
+    event: &CanonicalEvent,
+    class: ErrorClass,
+    message: String,
+) -> Buffered {
+    let mut value = Vec::new();
+    let value = sink.codec().encode_event(event, &mut value).ok().map(|()| value);
+    // Confluent framing: magic byte 0, then the schema id big-endian.
+    let schema_id = value
+        .as_deref()
+        .and_then(|v| v.get(1..5))
+        .and_then(|id| <[u8; 4]>::try_from(id).ok())
+        .map(u32::from_be_bytes);
+    Buffered::Dead {
+        offset,
+        timestamp: Some(event.header().event_time),
+        key: Some(event.partition_key().to_string().into_bytes()),
+        value,
+        class,
+        message,
+        schema_id,
+    }
 }
 
 /// Decodes a fetched record, or turns it into a dead letter saying why it cannot be used.

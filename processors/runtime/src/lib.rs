@@ -21,13 +21,16 @@ mod delivery;
 mod error;
 mod fencing;
 mod http;
+mod lag;
 mod metrics;
 pub mod normalize;
 mod ordering;
 mod processor;
 mod progress;
 mod rebalance;
+mod registry_admin;
 mod restore;
+mod restoring;
 mod schema;
 mod sink;
 mod store;
@@ -35,13 +38,14 @@ mod task;
 mod topics;
 
 pub use codec::{Codec, CodecError};
-pub use config::{ConfigErrors, Guarantee, RuntimeConfig, SchemaSource};
+pub use config::{ConfigErrors, Guarantee, LateRecords, RuntimeConfig, SchemaSource};
 pub use core::{Clock, system_clock};
 pub use error::RuntimeError;
 pub use http::serve_admin;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, StateGauges};
 pub use processor::{Processor, ProcessorHandle, base_client_config};
 pub use progress::CommittedOffsets;
+pub use registry_admin::{SchemaAdmin, SubjectReport, SubjectState};
 pub use schema::{
     EmbeddedResolver, RegistryResolver, ResolveError, SUBJECTS, SchemaResolver, StaticSchema,
     embedded_schema_text, resolver_for,

@@ -2,13 +2,14 @@
 //!
 //! Names follow Kafka Streams where one exists (process, process-latency, commit-latency,
 //! dropped-records, restore) so existing dashboards translate, with the `invex_` prefix and
-//! Prometheus units. Labels are low-cardinality by construction: output, error class, result;
-//! never a SKU, never a partition.
+//! Prometheus units. Labels are low-cardinality by construction: output, error class, result,
+//! and topic and partition for consumer lag (bounded by the topology); never a SKU.
 
 use crate::progress::CommittedOffsets;
+use invex_state::StateProperties;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric the runtime updates.
@@ -39,6 +40,63 @@ pub struct Metrics {
     pub tasks_running: IntGauge,
     /// Tasks restoring.
     pub tasks_restoring: IntGauge,
+    /// Records per second of the latest restore round (`restore-rate`).
+    pub restore_rate: IntGauge,
+    /// How far behind its task's stream time a record was (`record-lateness`).
+    pub record_lateness: Histogram,
+    /// Consumer lag per input partition, from librdkafka statistics.
+    pub consumer_lag: IntGaugeVec,
+    /// RocksDB numbers summed over the instance's task databases.
+    pub state: StateGauges,
+}
+
+/// RocksDB properties as gauges (see [`StateProperties`] for what each one means).
+#[derive(Clone)]
+pub struct StateGauges {
+    /// `rocksdb.estimate-num-keys`, summed.
+    pub estimated_keys: IntGauge,
+    /// Memtable bytes, summed.
+    pub memtable_bytes: IntGauge,
+    /// Block cache bytes (the cache is shared: a process-wide number).
+    pub block_cache_bytes: IntGauge,
+    /// Bytes compaction still has to rewrite, summed.
+    pub pending_compaction_bytes: IntGauge,
+    /// SST bytes on disk, summed.
+    pub sst_bytes: IntGauge,
+}
+
+impl StateGauges {
+    fn new(r: &Registry) -> prometheus::Result<Self> {
+        Ok(Self {
+            estimated_keys: gauge(r, "invex_state_estimated_keys", "Estimated keys in state")?,
+            memtable_bytes: gauge(r, "invex_state_memtable_bytes", "Memtable bytes")?,
+            block_cache_bytes: gauge(
+                r,
+                "invex_state_block_cache_bytes",
+                "Shared block cache bytes",
+            )?,
+            pending_compaction_bytes: gauge(
+                r,
+                "invex_state_pending_compaction_bytes",
+                "Bytes compaction still has to rewrite",
+            )?,
+            sst_bytes: gauge(r, "invex_state_sst_bytes", "Live SST file bytes (state size)")?,
+        })
+    }
+
+    /// Publishes the sum of every task database's properties.
+    pub fn set(&self, tasks: &[StateProperties]) {
+        let sum = |f: fn(&StateProperties) -> u64| {
+            tasks.iter().map(f).fold(0u64, u64::saturating_add).min(i64::MAX as u64) as i64
+        };
+        self.estimated_keys.set(sum(|p| p.estimated_keys));
+        self.memtable_bytes.set(sum(|p| p.memtable_bytes));
+        // Shared by every task: any task reports the whole cache.
+        let cache = tasks.iter().map(|p| p.block_cache_usage_bytes).max().unwrap_or(0);
+        self.block_cache_bytes.set(cache.min(i64::MAX as u64) as i64);
+        self.pending_compaction_bytes.set(sum(|p| p.pending_compaction_bytes));
+        self.sst_bytes.set(sum(|p| p.live_sst_bytes));
+    }
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
@@ -65,7 +123,15 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntG
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str) -> prometheus::Result<Histogram> {
-    let buckets = prometheus::exponential_buckets(0.000_01, 4.0, 12)?;
+    histogram_with(registry, name, help, prometheus::exponential_buckets(0.000_01, 4.0, 12)?)
+}
+
+fn histogram_with(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+) -> prometheus::Result<Histogram> {
     let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))?;
     registry.register(Box::new(h.clone()))?;
     Ok(h)
@@ -96,6 +162,27 @@ impl Metrics {
             committed: CommittedOffsets::default(),
             tasks_running: gauge(&r, "invex_tasks_running", "Tasks processing")?,
             tasks_restoring: gauge(&r, "invex_tasks_restoring", "Tasks restoring state")?,
+            restore_rate: gauge(
+                &r,
+                "invex_restore_rate",
+                "Records per second of the last restore",
+            )?,
+            // From one second to a week: offline scanners upload hours late.
+            record_lateness: histogram_with(
+                &r,
+                "invex_record_lateness_seconds",
+                "How far behind stream time records arrive",
+                prometheus::exponential_buckets(1.0, 4.0, 10)?,
+            )?,
+            consumer_lag: {
+                let g = IntGaugeVec::new(
+                    Opts::new("invex_consumer_lag", "Records behind the partition end"),
+                    &["topic", "partition"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
+            state: StateGauges::new(&r)?,
             registry: r,
         })
     }

@@ -34,6 +34,14 @@ use crate::schema::resolver_for;
 use crate::sink::{ProducerFactory, Sink};
 use crate::topics::Topics;
 
+/// How often RocksDB properties are read into the state gauges (each read is a handful of
+/// property lookups per column family: cheap, but not per batch).
+const STATE_METRICS_EVERY: Duration = Duration::from_secs(10);
+
+/// Restore time per loop round while other tasks process, and while none does.
+const RESTORE_SLICE: Duration = Duration::from_millis(20);
+const RESTORE_SLICE_IDLE: Duration = Duration::from_millis(250);
+
 /// What other threads may see of a running processor.
 #[derive(Clone)]
 pub struct ProcessorHandle {
@@ -128,8 +136,7 @@ impl Processor {
         let resolver = resolver_for(&cfg.schema).map_err(|e| RuntimeError::Setup(e.to_string()))?;
         let codec = Codec::new(resolver, &topics)?;
         let metrics = self.handle.metrics.clone();
-        let sink =
-            Sink::new(producer, codec, &topics, &stores, &cfg.application_id, metrics.clone());
+        let sink = Sink::new(producer, codec, &topics, &stores, &cfg, metrics.clone());
         let core = Core::new(CoreParts {
             cfg: Arc::clone(&cfg),
             topics: topics.clone(),
@@ -144,8 +151,14 @@ impl Processor {
         let core = Arc::new(Mutex::new(core));
         let inputs = topics.inputs().to_vec();
         let driver = inputs[0].1.clone();
-        let context =
-            GroupContext { core: Arc::clone(&core), driver, inputs, consumer: OnceLock::new() };
+        let context = GroupContext {
+            core: Arc::clone(&core),
+            driver,
+            inputs,
+            consumer: OnceLock::new(),
+            metrics: self.handle.metrics.clone(),
+            read_committed: cfg.guarantee == Guarantee::ExactlyOnce,
+        };
         let consumer = self.consumer(&base, context)?;
         let result = self.poll_loop(&consumer, &core);
         let closed = lock(&core).and_then(|mut c| c.close(&consumer));
@@ -178,6 +191,10 @@ impl Processor {
         if let Some(id) = &self.cfg.instance_id {
             config.set("group.instance.id", id);
         }
+        if !self.cfg.statistics_interval.is_zero() {
+            let ms = self.cfg.statistics_interval.as_millis().to_string();
+            config.set("statistics.interval.ms", ms);
+        }
         let driver = context.driver.clone();
         let consumer: Arc<GroupConsumer> = Arc::new(
             config
@@ -193,6 +210,7 @@ impl Processor {
 
     fn poll_loop(&self, consumer: &GroupConsumer, core: &Mutex<Core>) -> Result<(), RuntimeError> {
         let mut last_tick = Instant::now();
+        let mut last_state_metrics = Instant::now();
         let mut idle = false;
         while !self.handle.shutdown.load(Ordering::SeqCst) {
             // Serves rebalance callbacks and client events; records arrive on the tasks' own
@@ -218,6 +236,10 @@ impl Processor {
                 }
                 Err(e) => return Err(e),
             }
+            if last_state_metrics.elapsed() >= STATE_METRICS_EVERY {
+                last_state_metrics = Instant::now();
+                core.publish_state_metrics();
+            }
         }
         Ok(())
     }
@@ -232,7 +254,10 @@ impl Processor {
         if let Some(e) = core.fatal.take() {
             return Err(e);
         }
-        core.restore_pending()?;
+        // A restoring task gets short slices while others are ready to process, long ones
+        // when nothing else could run anyway.
+        let slice = if core.has_running_tasks() { RESTORE_SLICE } else { RESTORE_SLICE_IDLE };
+        core.restore_step(slice)?;
         self.handle.ready.store(core.ready(), Ordering::SeqCst);
         let read = core.fill(consumer)?;
         let processed = core.process_ready()?;

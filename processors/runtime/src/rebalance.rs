@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaResult;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 
@@ -24,6 +25,8 @@ use invex_model::CanonicalTopic;
 
 use crate::core::Core;
 use crate::error::RuntimeError;
+use crate::lag;
+use crate::metrics::Metrics;
 use crate::task::InputQueue;
 
 /// Consumer context of the group consumer.
@@ -33,6 +36,10 @@ pub(crate) struct GroupContext {
     pub(crate) inputs: Vec<(CanonicalTopic, String)>,
     /// The consumer itself, to split per-partition queues; set right after it is created.
     pub(crate) consumer: OnceLock<Weak<BaseConsumer<GroupContext>>>,
+    /// Where statistics land (consumer lag).
+    pub(crate) metrics: Metrics,
+    /// Whether the consumer reads committed records only (lag is measured to the LSO).
+    pub(crate) read_committed: bool,
 }
 
 impl GroupContext {
@@ -120,10 +127,25 @@ impl GroupContext {
 impl ClientContext for GroupContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         // End-of-partition events drive the ordering of a task's records; they are not errors.
-        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+        if !is_end_of_partition(&error) {
             tracing::error!(%error, reason, "librdkafka error");
         }
     }
+
+    fn stats(&self, statistics: Statistics) {
+        lag::publish(&self.metrics, &statistics, self.read_committed);
+    }
+}
+
+/// End-of-partition events, per partition or forwarded to the main queue as a global error:
+/// routine, never worth an error line.
+pub(crate) fn is_end_of_partition(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+    matches!(
+        error,
+        KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+    )
 }
 
 impl ConsumerContext for GroupContext {

@@ -1,4 +1,4 @@
-//! Restoring a task's stores from their changelog topics.
+//! Restoring a task's stores from their changelog topics, a slice at a time.
 //!
 //! A task restores from its local checkpoint (the changelog offset its RocksDB is known to
 //! include) to the end of the changelog before it processes a record. All stores of a task
@@ -8,13 +8,19 @@
 //! (some Kafka-protocol brokers answer it wrongly after multi-record batches). The restore
 //! consumer does not long-poll (`fetch.wait.max.ms` is short): it only reads what exists.
 //! An empty state directory restores everything; a warm one only the tail.
+//!
+//! Restoring is incremental ([`Restorer::advance`] works for at most a time budget and
+//! returns) so the processing loop keeps serving the tasks that are ready, and the group's
+//! rebalance callbacks, while a newly assigned task catches up: a long restore never blocks
+//! ready tasks (the Kafka Streams failure where one restoring task stalls the whole thread).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -22,46 +28,74 @@ use rdkafka::{Offset, TopicPartitionList};
 use invex_state::{RestoreRecord, TaskStore};
 
 use crate::error::RuntimeError;
+use crate::rebalance::is_end_of_partition;
 
+/// Records applied to RocksDB in one write batch.
 const BATCH: usize = 10_000;
-const STALL: Duration = Duration::from_secs(60);
 
 /// A consumer used only to read changelogs (no group, read_committed, EOF events).
 pub(crate) struct Restorer {
-    consumer: Arc<BaseConsumer>,
+    consumer: Arc<BaseConsumer<ChangelogContext>>,
 }
 
+/// The restore consumer's context: end-of-partition is how a restore finishes, not an error.
+pub(crate) struct ChangelogContext;
+
+impl ClientContext for ChangelogContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !is_end_of_partition(&error) {
+            tracing::error!(%error, reason, "librdkafka error (restore consumer)");
+        }
+    }
+}
+
+impl ConsumerContext for ChangelogContext {}
+
+/// The changelog partitions of the task being restored.
+pub(crate) struct Sources(Vec<Source>);
+
 /// One changelog partition being read.
-struct Source<'a> {
-    store: &'a str,
-    queue: PartitionQueue<DefaultConsumerContext>,
+struct Source {
+    store: &'static str,
+    queue: PartitionQueue<ChangelogContext>,
     records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     last_offset: i64,
     done: bool,
 }
 
+/// What one [`Restorer::advance`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Advance {
+    /// Records applied to the task's database.
+    pub(crate) restored: u64,
+    /// Whether any changelog made progress (records or end reached).
+    pub(crate) progressed: bool,
+    /// Every changelog has reached its end: the task may process.
+    pub(crate) done: bool,
+}
+
 impl Restorer {
     pub(crate) fn new(base: &ClientConfig) -> Result<Self, RuntimeError> {
-        let consumer: BaseConsumer = base
+        let consumer: BaseConsumer<ChangelogContext> = base
             .clone()
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "10")
             .set("group.id", "invex-restore-unused")
-            .create()
+            .create_with_context(ChangelogContext)
             .map_err(|e| RuntimeError::kafka("creating the restore consumer", e))?;
         Ok(Self { consumer: Arc::new(consumer) })
     }
 
-    /// Restores every `(store, changelog topic)` of `task` from partition `partition`; returns
-    /// the number of records applied.
-    pub(crate) fn restore(
+    /// Assigns every `(store, changelog topic)` of the task on `partition`, each from the
+    /// task's checkpoint. Only one task restores at a time: call [`Restorer::end`] first.
+    pub(crate) fn begin(
         &self,
-        task: &mut TaskStore,
-        stores: &[(&str, String)],
+        task: &TaskStore,
+        stores: &[(&'static str, String)],
         partition: i32,
-    ) -> Result<u64, RuntimeError> {
+    ) -> Result<Sources, RuntimeError> {
         let mut tpl = TopicPartitionList::new();
         let mut sources = Vec::with_capacity(stores.len());
         for (store, topic) in stores {
@@ -85,68 +119,78 @@ impl Restorer {
         self.consumer.assign(&tpl).map_err(|e| {
             RuntimeError::kafka(format!("assigning changelogs of task {partition}"), e)
         })?;
-        let result = self.drain(task, &mut sources, partition);
-        drop(sources);
-        let _ = self.consumer.unassign();
-        result
+        Ok(Sources(sources))
     }
 
-    fn drain(
+    /// Reads and applies changelog records for about `budget`.
+    pub(crate) fn advance(
         &self,
         task: &mut TaskStore,
-        sources: &mut [Source<'_>],
+        sources: &mut Sources,
         partition: i32,
-    ) -> Result<u64, RuntimeError> {
-        let mut restored = 0u64;
-        let mut last_progress = Instant::now();
-        while sources.iter().any(|s| !s.done) {
+        budget: Duration,
+    ) -> Result<Advance, RuntimeError> {
+        let started = Instant::now();
+        let mut step = Advance { restored: 0, progressed: false, done: false };
+        loop {
             let _ = self.consumer.poll(Duration::ZERO);
             let mut progressed = false;
-            for source in sources.iter_mut().filter(|s| !s.done) {
-                for _ in 0..BATCH {
-                    match source.queue.poll(Duration::ZERO) {
-                        Some(Ok(m)) => {
-                            source.records.push((
-                                m.key().unwrap_or_default().to_vec(),
-                                m.payload().map(<[u8]>::to_vec),
-                            ));
-                            source.last_offset = m.offset();
-                            progressed = true;
-                        }
-                        Some(Err(KafkaError::PartitionEOF(_))) => {
-                            source.done = true;
-                            progressed = true;
-                            break;
-                        }
-                        Some(Err(e)) => {
-                            return Err(RuntimeError::kafka(
-                                format!("reading changelogs of task {partition}"),
-                                e,
-                            ));
-                        }
-                        None => break,
-                    }
-                }
+            for source in sources.0.iter_mut().filter(|s| !s.done) {
+                progressed |= source.read(partition)?;
                 if source.records.len() >= BATCH || source.done {
-                    restored += apply(task, source)?;
+                    step.restored += apply(task, source)?;
                 }
             }
-            if progressed {
-                last_progress = Instant::now();
-            } else if last_progress.elapsed() > STALL {
-                return Err(RuntimeError::Setup(format!(
-                    "restore of task {partition} made no progress for {}s",
-                    STALL.as_secs()
-                )));
-            } else {
+            step.progressed |= progressed;
+            step.done = sources.0.iter().all(|s| s.done);
+            if step.done || started.elapsed() >= budget {
+                return Ok(step);
+            }
+            if !progressed {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        Ok(restored)
+    }
+
+    /// Releases the changelogs of the task that was restoring (done, revoked or failed).
+    pub(crate) fn end(&self, sources: Sources) {
+        drop(sources);
+        let _ = self.consumer.unassign();
     }
 }
 
-fn apply(task: &mut TaskStore, source: &mut Source<'_>) -> Result<u64, RuntimeError> {
+impl Source {
+    /// Moves what the queue holds into `records`; true if it read anything or reached the end.
+    fn read(&mut self, partition: i32) -> Result<bool, RuntimeError> {
+        let mut progressed = false;
+        for _ in 0..BATCH {
+            match self.queue.poll(Duration::ZERO) {
+                Some(Ok(m)) => {
+                    self.records.push((
+                        m.key().unwrap_or_default().to_vec(),
+                        m.payload().map(<[u8]>::to_vec),
+                    ));
+                    self.last_offset = m.offset();
+                    progressed = true;
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    self.done = true;
+                    return Ok(true);
+                }
+                Some(Err(e)) => {
+                    return Err(RuntimeError::kafka(
+                        format!("reading the {} changelog of task {partition}", self.store),
+                        e,
+                    ));
+                }
+                None => break,
+            }
+        }
+        Ok(progressed)
+    }
+}
+
+fn apply(task: &mut TaskStore, source: &mut Source) -> Result<u64, RuntimeError> {
     if source.records.is_empty() {
         return Ok(0);
     }

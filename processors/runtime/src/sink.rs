@@ -6,6 +6,11 @@
 //!
 //! Actions carry CloudEvents attributes in binary-mode `ce_*` headers (id = action id,
 //! subject = exception id, type = `com.invex.<action>.requested.v1`), plus `idempotency-key`.
+//! With `outputs.actions_json` on, every action is produced a second time, as JSON with the
+//! same headers (`content-type: application/json`), to `actions.json` in the same transaction:
+//! for n8n and other kafkajs-based consumers, which decode neither Avro nor snappy, lz4 or
+//! zstd batches (the producer compresses nothing; gzip set through `kafka.properties` also
+//! suits them).
 //! Dead letters keep the original key as record key and repeat their metadata as
 //! `invex.dlq.*` headers for tools that never decode values.
 
@@ -19,10 +24,14 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord};
 
 use crate::codec::Codec;
+use crate::config::RuntimeConfig;
 use crate::delivery::DeliveryTracker;
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
 use crate::topics::{Output, Topics};
+
+const AVRO: &str = "application/avro";
+const JSON: &str = "application/json";
 
 /// Where a dead-lettered record came from and why it failed.
 pub(crate) struct DeadLetter<'a> {
@@ -47,6 +56,8 @@ pub(crate) struct Sink {
     codec: Codec,
     exceptions: String,
     actions: String,
+    /// The JSON mirror of `actions`, when configured.
+    actions_json: Option<String>,
     audit: String,
     dlq: String,
     changelogs: Vec<String>,
@@ -61,7 +72,7 @@ impl Sink {
         codec: Codec,
         topics: &Topics,
         stores: &[&str],
-        application_id: &str,
+        cfg: &RuntimeConfig,
         metrics: Metrics,
     ) -> Self {
         Self {
@@ -69,10 +80,11 @@ impl Sink {
             codec,
             exceptions: topics.output(Output::Exceptions),
             actions: topics.output(Output::Actions),
+            actions_json: cfg.actions_json.then(|| topics.output(Output::ActionsJson)),
             audit: topics.output(Output::Audit),
             dlq: topics.output(Output::Dlq),
             changelogs: stores.iter().map(|s| topics.changelog(s)).collect(),
-            source: format!("urn:invex:{application_id}"),
+            source: format!("urn:invex:{}", cfg.application_id),
             buf: Vec::with_capacity(1024),
             metrics,
         }
@@ -139,15 +151,17 @@ impl Sink {
         }
         for action in &outputs.actions {
             self.codec.encode_output(Output::Actions, action, buf)?;
-            let headers = self.cloudevents(action);
-            self.send(
-                &self.actions,
-                None,
-                Some(action.exception_id.0.as_bytes()),
-                Some(buf),
-                Some(headers),
-                0,
-            )?;
+            let headers = self.cloudevents(action, AVRO);
+            let key = Some(action.exception_id.0.as_bytes());
+            self.send(&self.actions, None, key, Some(buf), Some(headers), 0)?;
+            if let Some(mirror) = &self.actions_json {
+                buf.clear();
+                serde_json::to_writer(&mut *buf, action).map_err(|e| {
+                    RuntimeError::Setup(format!("action {} as JSON: {e}", action.action_id.0))
+                })?;
+                let headers = self.cloudevents(action, JSON);
+                self.send(mirror, None, key, Some(buf), Some(headers), 0)?;
+            }
         }
         for audit in &outputs.audit {
             self.codec.encode_output(Output::Audit, audit, buf)?;
@@ -163,6 +177,7 @@ impl Sink {
         let counts = [
             ("exceptions", outputs.exceptions.len()),
             ("actions", outputs.actions.len()),
+            ("actions.json", if self.actions_json.is_some() { outputs.actions.len() } else { 0 }),
             ("audit", outputs.audit.len()),
         ];
         for (name, n) in counts {
@@ -173,7 +188,7 @@ impl Sink {
         Ok(())
     }
 
-    fn cloudevents(&self, action: &ActionCommand) -> OwnedHeaders {
+    fn cloudevents(&self, action: &ActionCommand, content_type: &str) -> OwnedHeaders {
         let time =
             UNIX_EPOCH + Duration::from_millis(u64::try_from(action.created_at).unwrap_or(0));
         let time = humantime::format_rfc3339_millis(time).to_string();
@@ -185,8 +200,8 @@ impl Sink {
             .insert(Header { key: "ce_type", value: Some(kind.as_str()) })
             .insert(Header { key: "ce_subject", value: Some(action.exception_id.0.as_str()) })
             .insert(Header { key: "ce_time", value: Some(time.as_str()) })
-            .insert(Header { key: "ce_datacontenttype", value: Some("application/avro") })
-            .insert(Header { key: "content-type", value: Some("application/avro") })
+            .insert(Header { key: "ce_datacontenttype", value: Some(content_type) })
+            .insert(Header { key: "content-type", value: Some(content_type) })
             .insert(Header { key: "idempotency-key", value: Some(action.action_id.0.as_str()) })
     }
 

@@ -19,11 +19,16 @@ pub enum Output {
     Audit,
     /// Dead letters.
     Dlq,
+    /// The action commands again, as JSON (CloudEvents binary mode), for low-code consumers
+    /// (n8n and other kafkajs-based tools) that cannot decode Avro. Produced only when
+    /// `outputs.actions_json` is on.
+    ActionsJson,
 }
 
 impl Output {
     /// Every output.
-    pub const ALL: [Self; 4] = [Self::Exceptions, Self::Actions, Self::Audit, Self::Dlq];
+    pub const ALL: [Self; 5] =
+        [Self::Exceptions, Self::Actions, Self::Audit, Self::Dlq, Self::ActionsJson];
 
     /// Default topic name (and Avro subject stem).
     pub const fn name(self) -> &'static str {
@@ -32,7 +37,13 @@ impl Output {
             Self::Actions => "actions",
             Self::Audit => "audit",
             Self::Dlq => "dlq",
+            Self::ActionsJson => "actions.json",
         }
+    }
+
+    /// Whether values are Avro with a registry subject (`false`: JSON, no schema).
+    pub const fn is_avro(self) -> bool {
+        !matches!(self, Self::ActionsJson)
     }
 }
 
