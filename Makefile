@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: help deps demo release test test-broker stack-start stack-stop lint fmt check-detect-deps
+.PHONY: help deps demo release bench test test-broker stack-start stack-stop lint fmt check-detect-deps
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -15,6 +15,12 @@ demo: deps ## run the embedded demo (mock Kafka, simulator, detectors) and print
 
 release: deps ## build the optimised binary (target/release/invex) for production and benchmarks
 	$(CARGO) build --release --locked -p invex
+
+# The end-to-end benchmark (benches/README.md): tansu on loopback, the passthrough limit, invex
+# and the Quix Streams peer as child processes; writes benches/results/<date>-<host>.{json,md}.
+bench: release ## the end-to-end benchmark: throughput, latency, recovery, scaling (benches/README.md)
+	@set -e; tests/broker/stack start; trap 'tests/broker/stack stop' EXIT; \
+		tests/broker/stack install-peer; $(CARGO_TARGET_DIR)/release/invex bench
 
 # The real-broker suite needs the stack's addresses; `stack env` prints them, and the stack is
 # stopped however the tests end.

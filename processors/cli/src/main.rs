@@ -1,13 +1,17 @@
 //! `invex`: the one binary. `run` a processor against a cluster, `demo` everything in one
 //! process on librdkafka's mock cluster, `replay` a file of canonical events through the
-//! detectors, manage `topology`, and `config check` a configuration.
+//! detectors, manage `topology` and `schemas`, and `config check` a configuration.
 //!
 //! Errors end the process with a message naming what is at fault and a non-zero exit code:
 //! 2 for bad input (configuration, files, arguments), 1 for runtime failures.
 
+mod bench;
 mod demo;
+mod evaluate;
 mod replay;
 mod run;
+mod schemas;
+mod simulate;
 mod topology;
 
 use std::path::PathBuf;
@@ -40,10 +44,21 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the detectors over a file of canonical events and write their outputs.
     Replay(replay::ReplayArgs),
+    /// Produce simulator traffic as raw vendor records to a cluster or a file, with its truth.
+    Simulate(simulate::SimulateArgs),
+    /// Score detected exceptions against a simulator's ground truth.
+    Evaluate(evaluate::EvaluateArgs),
     /// Create or verify the topics of a deployment.
     Topology {
         #[command(subcommand)]
         action: topology::TopologyCommand,
+    },
+    /// Measure throughput, latency, recovery and scaling against a broker on loopback.
+    Bench(bench::BenchArgs),
+    /// Check or register the value schemas of a deployment in its Schema Registry.
+    Schemas {
+        #[command(subcommand)]
+        action: schemas::SchemasCommand,
     },
     /// Check a configuration file and print the effective, redacted configuration.
     Config {
@@ -96,7 +111,11 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::demo(args),
         Command::Replay(args) => replay::replay(args),
+        Command::Simulate(args) => simulate::simulate(args),
+        Command::Evaluate(args) => evaluate::evaluate_command(args),
         Command::Topology { action } => topology::topology(action),
+        Command::Bench(args) => bench::bench(args),
+        Command::Schemas { action } => schemas::schemas(action),
         Command::Config { action: ConfigCommand::Check { file } } => run::config_check(&file),
     };
     match result {
