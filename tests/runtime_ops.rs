@@ -71,6 +71,7 @@ fn late_records_go_to_the_dlq_when_configured_and_lag_is_reported() {
         .entry((env.topics.input(earliest.topic()).to_owned(), env.partition_of(&earliest)))
         .or_default() += 1;
     running.wait_committed(&ends);
+    assert!(running.handle.is_ready(), "assigned and restored: ready");
     let rendered = wait_for_metric(&running, "invex_consumer_lag{");
     let handle = running.stop();
 

@@ -311,20 +311,7 @@ impl Run {
 
 /// The same event under another event id (a producer retry).
 fn with_event_id(mut event: CanonicalEvent, id: &str) -> CanonicalEvent {
-    let header = match &mut event {
-        CanonicalEvent::Scan(e) => &mut e.header,
-        CanonicalEvent::Receipt(e) => &mut e.header,
-        CanonicalEvent::Pick(e) => &mut e.header,
-        CanonicalEvent::Count(e) => &mut e.header,
-        CanonicalEvent::Task(e) => &mut e.header,
-        CanonicalEvent::Asn(e) => &mut e.header,
-        CanonicalEvent::Book(e) => &mut e.header,
-        CanonicalEvent::Allocation(e) => &mut e.header,
-        CanonicalEvent::Ack(e) => &mut e.header,
-        CanonicalEvent::Item(e) => &mut e.header,
-        CanonicalEvent::Approval(e) => &mut e.header,
-    };
-    header.event_id = id.to_owned();
+    event.header_mut().event_id = id.to_owned();
     event
 }
 

@@ -623,6 +623,23 @@ impl CanonicalEvent {
         }
     }
 
+    /// The common header, to change (tests, simulators and the normalizer's dedupe hash).
+    pub fn header_mut(&mut self) -> &mut EventHeader {
+        match self {
+            Self::Scan(e) => &mut e.header,
+            Self::Receipt(e) => &mut e.header,
+            Self::Pick(e) => &mut e.header,
+            Self::Count(e) => &mut e.header,
+            Self::Task(e) => &mut e.header,
+            Self::Asn(e) => &mut e.header,
+            Self::Book(e) => &mut e.header,
+            Self::Allocation(e) => &mut e.header,
+            Self::Ack(e) => &mut e.header,
+            Self::Item(e) => &mut e.header,
+            Self::Approval(e) => &mut e.header,
+        }
+    }
+
     /// The SKU the event is about (the last part of its key).
     pub fn sku(&self) -> &str {
         match self {

@@ -3,7 +3,8 @@
 //!
 //! Precedence (lowest first): built-in defaults < file < environment. An environment variable
 //! `INVEX_SECTION__KEY=value` sets `section.key` (double underscore separates levels, names are
-//! lower-cased); `INVEX_KAFKA__PROPERTIES__SASL_PASSWORD` is not special-cased: librdkafka
+//! lower-cased; `INVEX_*` variables without one, such as the log filter `INVEX_LOG`, are not
+//! configuration and are left alone); `INVEX_KAFKA__PROPERTIES__SASL_PASSWORD` is not special-cased: librdkafka
 //! properties are set with dots in the file, or with `INVEX_KAFKA_PROPERTY_<NAME>` where `_`
 //! stands for `.` (`INVEX_KAFKA_PROPERTY_SASL_PASSWORD` sets `sasl.password`).
 //! Secrets never reach logs: [`RuntimeConfig::redacted`] masks every property whose name says
@@ -295,7 +296,7 @@ fn apply_env(doc: &mut toml::Table, env: impl IntoIterator<Item = (String, Strin
         if let Some(prop) = name.strip_prefix("INVEX_KAFKA_PROPERTY_") {
             let key = prop.to_ascii_lowercase().replace('_', ".");
             set_path(doc, &["kafka", "properties", &key], value);
-        } else if let Some(path) = name.strip_prefix("INVEX_") {
+        } else if let Some(path) = name.strip_prefix("INVEX_").filter(|p| p.contains("__")) {
             let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
             let parts: Vec<&str> = path.iter().map(String::as_str).collect();
             set_path(doc, &parts, value);
@@ -471,6 +472,8 @@ mod tests {
             env(&[
                 ("INVEX_APPLICATION__COMMIT_INTERVAL_MS", "250"),
                 ("INVEX_KAFKA_PROPERTY_SASL_USERNAME", "svc"),
+                ("INVEX_LOG", "debug"),
+                ("INVEX_TEST_BOOTSTRAP", "127.0.0.1:19092"),
             ]),
         )
         .unwrap();

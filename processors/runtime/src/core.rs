@@ -81,6 +81,8 @@ pub(crate) struct Core {
     changelogs: Vec<(&'static str, String)>,
     tasks: BTreeMap<i32, Task>,
     restoring: Restoring,
+    /// Whether the group has given this instance an assignment yet (possibly empty).
+    assignment_seen: bool,
     batch: Option<Batch>,
     outputs: Outputs,
     pub(crate) fatal: Option<RuntimeError>,
@@ -121,6 +123,7 @@ impl Core {
             changelogs,
             tasks: BTreeMap::new(),
             restoring: Restoring::default(),
+            assignment_seen: false,
             batch: None,
             outputs: Outputs::default(),
             fatal: None,
@@ -133,6 +136,12 @@ impl Core {
 
     fn exactly_once(&self) -> bool {
         self.cfg.guarantee == Guarantee::ExactlyOnce
+    }
+
+    /// The group has assigned partitions to this instance (possibly none: more instances than
+    /// partitions); readiness waits for this.
+    pub(crate) fn assignment_received(&mut self) {
+        self.assignment_seen = true;
     }
 
     /// A partition number newly assigned, with its input queues: it restores before it
@@ -181,9 +190,10 @@ impl Core {
         self.metrics.state.set(&properties);
     }
 
-    /// True when every assigned task has restored.
+    /// True once the group has assigned this instance its partitions and every one of them
+    /// has restored (before the first assignment nothing is known to be ready).
     pub(crate) fn ready(&self) -> bool {
-        self.restoring.is_empty()
+        self.assignment_seen && self.restoring.is_empty()
     }
 
     fn begin(&mut self) -> Result<(), RuntimeError> {

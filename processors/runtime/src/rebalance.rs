@@ -97,6 +97,7 @@ impl GroupContext {
             _ => consumer.assign(&tpl)?,
         }
         if let Ok(mut core) = self.core.lock() {
+            core.assignment_received();
             for (p, q) in queues {
                 core.assigned(p, q);
             }

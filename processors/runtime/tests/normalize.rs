@@ -118,33 +118,17 @@ fn a_vendor_retry_with_a_new_id_sequence_and_send_time_hashes_equal() {
     let n = Normalizer::shipped().unwrap();
     for event in full_events() {
         let mut retry = event.clone();
-        let header = header_mut(&mut retry);
+        let header = retry.header_mut();
         header.event_id.push_str("-retry");
         header.record_time += 60_000;
         header.source_seq += 1;
         let mut changed = event.clone();
-        header_mut(&mut changed).event_time += 1;
+        changed.header_mut().event_time += 1;
         for vendor in Vendor::ALL {
             let original = round_trip(&n, vendor, &event).content_hash;
             assert_eq!(original, round_trip(&n, vendor, &retry).content_hash);
             assert_ne!(original, round_trip(&n, vendor, &changed).content_hash);
         }
-    }
-}
-
-fn header_mut(event: &mut CanonicalEvent) -> &mut EventHeader {
-    match event {
-        CanonicalEvent::Scan(e) => &mut e.header,
-        CanonicalEvent::Receipt(e) => &mut e.header,
-        CanonicalEvent::Pick(e) => &mut e.header,
-        CanonicalEvent::Count(e) => &mut e.header,
-        CanonicalEvent::Task(e) => &mut e.header,
-        CanonicalEvent::Asn(e) => &mut e.header,
-        CanonicalEvent::Book(e) => &mut e.header,
-        CanonicalEvent::Allocation(e) => &mut e.header,
-        CanonicalEvent::Ack(e) => &mut e.header,
-        CanonicalEvent::Item(e) => &mut e.header,
-        CanonicalEvent::Approval(e) => &mut e.header,
     }
 }
 
@@ -366,7 +350,7 @@ fn full_events() -> Vec<CanonicalEvent> {
 fn sparse_events() -> Vec<CanonicalEvent> {
     let mut events = full_events();
     for (i, event) in events.iter_mut().enumerate() {
-        *header_mut(event) = header(100 + i as i64, false, SourceSystem::Oms);
+        *event.header_mut() = header(100 + i as i64, false, SourceSystem::Oms);
         match event {
             CanonicalEvent::Scan(e) => {
                 (e.symbology, e.gtin, e.sscc, e.lpn, e.lot, e.serial) =

@@ -178,7 +178,7 @@ impl Simulator {
             row.quantity += self.adjusted(slot as usize, record.time);
         }
         if delivery.copy == delivery::Sending::Retry {
-            let h = header_mut(&mut event);
+            let h = event.header_mut();
             h.event_id.push_str("-retry");
             h.record_time = h.record_time.saturating_add(5_000);
         }
@@ -233,22 +233,6 @@ impl Simulator {
 
     fn renderer(&self) -> Renderer<'_> {
         Renderer { cfg: &self.config, cat: &self.catalog }
-    }
-}
-
-fn header_mut(event: &mut CanonicalEvent) -> &mut invex_model::EventHeader {
-    match event {
-        CanonicalEvent::Scan(e) => &mut e.header,
-        CanonicalEvent::Receipt(e) => &mut e.header,
-        CanonicalEvent::Pick(e) => &mut e.header,
-        CanonicalEvent::Count(e) => &mut e.header,
-        CanonicalEvent::Task(e) => &mut e.header,
-        CanonicalEvent::Asn(e) => &mut e.header,
-        CanonicalEvent::Book(e) => &mut e.header,
-        CanonicalEvent::Allocation(e) => &mut e.header,
-        CanonicalEvent::Ack(e) => &mut e.header,
-        CanonicalEvent::Item(e) => &mut e.header,
-        CanonicalEvent::Approval(e) => &mut e.header,
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use invex_model::{CanonicalEvent, EventHeader};
+use invex_model::CanonicalEvent;
 
 /// BLAKE3 of an event's content (see the module docs for what is left out): the 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,7 +28,7 @@ impl ContentHash {
     /// The content hash of an event the caller owns: the excluded fields are blanked while
     /// hashing and restored after, so no copy is made.
     pub(crate) fn of_owned(event: &mut CanonicalEvent) -> Self {
-        let header = header_mut(event);
+        let header = event.header_mut();
         let event_id = std::mem::take(&mut header.event_id);
         let record_time = std::mem::take(&mut header.record_time);
         let source_seq = std::mem::take(&mut header.source_seq);
@@ -40,7 +40,7 @@ impl ContentHash {
         if serde_json::to_writer(&mut buffer, &*event).is_err() {
             buffer.extend_from_slice(b"\0unserializable");
         }
-        let header = header_mut(event);
+        let header = event.header_mut();
         header.event_id = event_id;
         header.record_time = record_time;
         header.source_seq = source_seq;
@@ -57,21 +57,5 @@ impl fmt::Display for ContentHash {
 impl fmt::Debug for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ContentHash({self})")
-    }
-}
-
-fn header_mut(event: &mut CanonicalEvent) -> &mut EventHeader {
-    match event {
-        CanonicalEvent::Scan(e) => &mut e.header,
-        CanonicalEvent::Receipt(e) => &mut e.header,
-        CanonicalEvent::Pick(e) => &mut e.header,
-        CanonicalEvent::Count(e) => &mut e.header,
-        CanonicalEvent::Task(e) => &mut e.header,
-        CanonicalEvent::Asn(e) => &mut e.header,
-        CanonicalEvent::Book(e) => &mut e.header,
-        CanonicalEvent::Allocation(e) => &mut e.header,
-        CanonicalEvent::Ack(e) => &mut e.header,
-        CanonicalEvent::Item(e) => &mut e.header,
-        CanonicalEvent::Approval(e) => &mut e.header,
     }
 }
