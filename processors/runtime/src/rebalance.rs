@@ -8,6 +8,9 @@
 //! subscribing to all topics could split one task across two instances. Offsets of every
 //! topic are still committed through the group (the coordinator does not check ownership).
 //!
+//! Newly assigned input partitions are paused until their task has restored (as Kafka Streams
+//! does), so a long restore never fills librdkafka's fetch queues outside the memory budget.
+//!
 //! Revocation commits the open batch and closes the revoked tasks before the partitions are
 //! released; a lost assignment (session timeout) aborts instead, since the group already gave
 //! the partitions away.
@@ -78,7 +81,9 @@ impl GroupContext {
                 let queue = consumer.split_partition_queue(name, partition).ok_or_else(|| {
                     RuntimeError::Setup(format!("cannot split the queue of {name}/{partition}"))
                 })?;
-                Ok(InputQueue { topic: *topic, queue, paused: false })
+                // Paused until the task has restored (see `on_assign`): the first fill round of
+                // the running task resumes it.
+                Ok(InputQueue { topic: *topic, queue, paused: true })
             })
             .collect()
     }
@@ -96,6 +101,9 @@ impl GroupContext {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(&tpl)?,
             _ => consumer.assign(&tpl)?,
         }
+        // A restoring task's input is not fetched: records would only pile up in librdkafka's
+        // queues (memory outside the budget) while the changelog is read.
+        consumer.pause(&tpl)?;
         if let Ok(mut core) = self.core.lock() {
             core.assignment_received();
             for (p, q) in queues {
