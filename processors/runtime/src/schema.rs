@@ -106,8 +106,10 @@ impl SchemaResolver for EmbeddedResolver {
         index.and_then(|i| self.by_id.get(i)).copied().ok_or(ResolveError::Unknown(id))
     }
 
+    /// A deployment's subject is its topic prefix plus the embedded subject
+    /// (`acme.wh.scan-value`), so the prefix is ignored: the schema text decides.
     fn register(&self, subject: &str, text: &str) -> Result<(u32, StaticSchema), ResolveError> {
-        let position = SUBJECTS.iter().position(|(s, t)| *s == subject && *t == text);
+        let position = SUBJECTS.iter().position(|(s, t)| subject.ends_with(s) && *t == text);
         let index = position.ok_or_else(|| ResolveError::Invalid {
             subject: subject.to_owned(),
             message: "the embedded resolver only serves the schemas compiled into invex".into(),
@@ -187,4 +189,19 @@ pub fn resolver_for(source: &crate::SchemaSource) -> Result<Arc<dyn SchemaResolv
             Arc::new(RegistryResolver::new(url, *timeout)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EmbeddedResolver, SUBJECTS, SchemaResolver};
+
+    #[test]
+    fn embedded_subjects_are_served_under_any_topic_prefix() {
+        let resolver = EmbeddedResolver::new().unwrap();
+        let (subject, text) = SUBJECTS[3];
+        let (id, _) = resolver.register(&format!("acme.eu.{subject}"), text).unwrap();
+        assert_eq!(id, 4);
+        assert_eq!(resolver.register(subject, text).unwrap().0, 4);
+        assert!(resolver.register(&format!("acme.{subject}"), SUBJECTS[2].1).is_err());
+    }
 }
