@@ -185,7 +185,7 @@ mod tests {
             "sku": "SKU-1", "lot": null,
             "quantities": {"expected": 1, "observed": 0, "book": null, "variance": -1,
                            "variance_pct": null, "uom": ""},
-            "valuation": {"variance_value": 0.0, "unit_cost": 0.0, "currency": "XXX"},
+            "valuation": {"variance_value": 0.0, "unit_cost": 0.0, "currency": "EUR"},
             "rule_id": "SF-001", "policy_version": "p", "opened_at": 5, "updated_at": 5,
             "resolved_at": null, "resolution": null, "source_event_ids": [],
             "root_cause": null, "owner_team": "IT_INTEGRATION", "approval": null,
