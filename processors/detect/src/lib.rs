@@ -66,6 +66,7 @@ mod exceptions;
 mod expired;
 mod governance;
 mod key;
+pub mod kpi;
 mod lots;
 mod master;
 mod negative_on_hand;
@@ -80,6 +81,10 @@ pub mod testkit;
 pub use detector::{Ctx, Detector, FiredTimer, Table, TimerKind, Times};
 pub use engine::Engine;
 pub use error::DetectError;
+pub use kpi::{
+    DURATION_BOUNDS_MS, KPI_BACKLOG, KPI_EXCEPTION, KPI_WINDOW, KpiAggregator, KpiChange,
+    KpiDisposition, KpiOutcome, KpiTransition, LiveGauge,
+};
 pub use output::{Outcome, Outputs};
 pub use policy::{
     ApprovalTier, BarcodeMismatchOverride, BarcodeMismatchPolicy, CycleCountOverride,

@@ -21,6 +21,7 @@ mod dlq;
 mod event;
 mod exception;
 mod ids;
+mod kpi;
 mod topic;
 
 pub use action::{ActionCommand, ActionType, RequestedBy};
@@ -37,4 +38,5 @@ pub use exception::{
     RootCauseCategory, Valuation,
 };
 pub use ids::{ActionId, ExceptionId, PartitionKey, PartitionKeyError};
+pub use kpi::{DurationHistogram, KpiRecord, MoneyAmount, RootCauseCount};
 pub use topic::{CanonicalTopic, UnknownTopic};

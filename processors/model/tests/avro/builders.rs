@@ -417,3 +417,37 @@ pub(crate) fn dlq_envelope(fill: Fill) -> DlqEnvelope {
         failed_at: T0 + 10,
     }
 }
+
+/// A partial KPI record.
+pub(crate) fn kpi_record(fill: Fill) -> invex_model::KpiRecord {
+    let histogram = |p: Option<i64>| invex_model::DurationHistogram {
+        bounds_ms: vec![60_000, 3_600_000],
+        counts: fill.list(vec![1, 0, 2]),
+        sum_ms: 7_300_000,
+        p50_ms: p,
+        p90_ms: p,
+        p99_ms: p,
+    };
+    invex_model::KpiRecord {
+        tenant_id: "acme".into(),
+        site_id: "DC1".into(),
+        exception_type: ExceptionType::SyncFailure,
+        window_start: T0,
+        window_end: T0 + 3_600_000,
+        task: 2,
+        opened: 3,
+        resolved: 1,
+        open_backlog: 5,
+        oldest_open_age_ms: fill.opt(86_400_000),
+        open_age: histogram(fill.opt(3_600_000)),
+        time_to_resolve: histogram(fill.opt(60_000)),
+        value_at_risk: fill
+            .list(vec![invex_model::MoneyAmount { currency: "EUR".into(), amount: 1.5 }]),
+        root_causes: fill.list(vec![invex_model::RootCauseCount {
+            category: RootCauseCategory::Carrier,
+            count: 2,
+        }]),
+        count_evaluations: 9,
+        count_hits: 8,
+    }
+}

@@ -91,6 +91,7 @@ round_trips! {
     action_command_round_trips: "actions-value" => builders::action_command;
     audit_record_round_trips: "audit-value" => builders::audit_record;
     dlq_envelope_round_trips: "dlq-value" => builders::dlq_envelope;
+    kpi_record_round_trips: "kpi-value" => builders::kpi_record;
 }
 
 #[test]

@@ -18,13 +18,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The output topics of the detect processor, next to the canonical input topics.
-pub(crate) const OUTPUT_TOPICS: [&str; 4] = ["exceptions", "actions", "audit", "dlq"];
+pub(crate) const OUTPUT_TOPICS: [&str; 5] = ["exceptions", "actions", "audit", "dlq", "kpi"];
 
 /// Namespace of every named type in every subject.
 pub(crate) const NAMESPACE: &str = "com.invex.v1";
 
 /// Every subject and the name of its top-level record (the Rust type it carries).
-pub(crate) const SUBJECTS: [(&str, &str); 15] = [
+pub(crate) const SUBJECTS: [(&str, &str); 16] = [
     ("wh.scan-value", "ScanEvent"),
     ("wh.receipt-value", "ReceiptLine"),
     ("wh.pick-value", "PickEvent"),
@@ -40,6 +40,7 @@ pub(crate) const SUBJECTS: [(&str, &str); 15] = [
     ("actions-value", "ActionCommand"),
     ("audit-value", "AuditRecord"),
     ("dlq-value", "DlqEnvelope"),
+    ("kpi-value", "KpiRecord"),
 ];
 
 /// The subjects that TopicNameStrategy derives from the topics invex reads and writes.
