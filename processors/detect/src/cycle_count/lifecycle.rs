@@ -21,7 +21,10 @@
 //! APPROVED and RESOLVED both on the version of the decision). Outputs are emitted in the order
 //! record, actions, audit records.
 
-use invex_model::{ActionType, Approval, Decision, ExceptionId, ExceptionStatus, RequestedBy};
+use invex_model::{
+    ActionType, Approval, AuditRecord, Decision, ExceptionId, ExceptionRecord, ExceptionStatus,
+    RequestedBy,
+};
 
 use super::evaluate::miscount;
 use super::records::{
@@ -79,7 +82,7 @@ pub(super) fn on_evaluation(ctx: &mut Ctx<'_>, eval: Evaluation) -> Result<(), D
         None => None,
     };
     match open {
-        None if eval.finding.variance == 0 => Ok(()),
+        None if eval.finding.variance == 0 => record_exact_match(ctx, &eval),
         None if eval.finding.within => accept(ctx, &eval),
         None => open_exception(ctx, &eval),
         Some(state)
@@ -96,28 +99,44 @@ pub(super) fn on_evaluation(ctx: &mut Ctx<'_>, eval: Evaluation) -> Result<(), D
 fn accept(ctx: &mut Ctx<'_>, eval: &Evaluation) -> Result<(), DetectError> {
     let policy = ctx.policy();
     let mut record = new_record(opening_id(eval), eval, policy);
-    record.status = ExceptionStatus::Resolved;
     record.severity = policy.cycle_count().within_tolerance_severity;
     record.owner_team = policy.cycle_count().within_tolerance_owner;
     record.root_cause = None;
     record.resolution = Some("WITHIN_TOLERANCE".to_owned());
     record.resolved_at = Some(eval.count.count_time);
+    let note = format!("variance {} is within tolerance", eval.finding.variance);
+    let audit = accepted_audit(&mut record, eval, note);
+    ctx.emit_exception(record);
+    ctx.emit_audit(audit);
+    Ok(())
+}
+
+/// A count equal to the book: no exception version (the exceptions topic stays about
+/// exceptions), but the decision is audited, so every evaluated count is on the audit trail and
+/// inventory record accuracy (hits over evaluations) can be computed from it.
+fn record_exact_match(ctx: &mut Ctx<'_>, eval: &Evaluation) -> Result<(), DetectError> {
+    let mut record = new_record(opening_id(eval), eval, ctx.policy());
+    let note = "counted quantity equals the book".to_owned();
+    ctx.emit_audit(accepted_audit(&mut record, eval, note));
+    Ok(())
+}
+
+/// Marks `record` resolved and audits the acceptance of the evaluated count.
+fn accepted_audit(record: &mut ExceptionRecord, eval: &Evaluation, note: String) -> AuditRecord {
+    record.status = ExceptionStatus::Resolved;
     let draft = AuditDraft {
         decision: Decision::AcceptedWithinTolerance,
         rule: None,
         from: None,
         to: ExceptionStatus::Resolved,
         at: eval.count.count_time,
-        note: format!("variance {} is within tolerance", eval.finding.variance),
+        note,
         actor: None,
         action_ids: Vec::new(),
         inputs: eval.inputs.clone(),
         details: evaluation_details(eval),
     };
-    let audit = records::audit(&record, draft, RULE_COUNT, None);
-    ctx.emit_exception(record);
-    ctx.emit_audit(audit);
-    Ok(())
+    records::audit(record, draft, RULE_COUNT, None)
 }
 
 fn opening_id(eval: &Evaluation) -> ExceptionId {
