@@ -8,10 +8,19 @@
 //! [owner: string component, the detector's name] [detector key: raw bytes]
 //! ```
 //!
-//! The value is empty. Because the kind and due time lead the key, a prefix scan on the kind
-//! yields timers in (due, owner, key) order, which is the firing order: deterministic, and the
-//! first entry is always the earliest. Scheduling the same timer twice writes the same key, so
-//! it stays one timer.
+//! The value is empty for a live timer and [`CANCELLED`] for a cancelled one. Because the kind
+//! and due time lead the key, a prefix scan on the kind yields timers in (due, owner, key)
+//! order, which is the firing order: deterministic, and the first entry is always the earliest.
+//! Scheduling the same timer twice writes the same key, so it stays one timer; scheduling a
+//! cancelled timer again revives it.
+//!
+//! Why a cancel marks instead of deleting: a delete leaves a tombstone ahead of the scan's
+//! starting point, and every later scan from before it steps over it again until compaction.
+//! Timers are cancelled far more often than they fire (every acknowledged posting cancels its
+//! acknowledgement timeout, every status change its SLA deadline), so those scans stepped over
+//! thousands of tombstones each and took most of the detectors' time. A marked timer is an
+//! ordinary entry that [`Timers::pop_due`] deletes silently when it comes due: each one is
+//! visited once, and the only tombstones are behind the starting point of every later scan.
 //!
 //! An in-memory lower bound of the earliest due time per kind avoids a scan per record when
 //! nothing is due, and is where a scan starts when something is: fired timers are deleted, and
@@ -29,6 +38,9 @@ use crate::store::{Store, StoreError, StoreName};
 
 /// The timer store.
 pub(crate) const TIMERS: StoreName = StoreName("engine.timers");
+
+/// Value of a cancelled timer (a live one has an empty value).
+const CANCELLED: &[u8] = b"x";
 
 /// A due timer taken out of the store, with the detector that owns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +79,8 @@ impl Timers {
         Ok(())
     }
 
-    /// Deletes a timer; the cached bound stays a valid lower bound.
+    /// Cancels a timer: marks it, so it is dropped without firing when it comes due (see the
+    /// module docs). The cached bound stays exact: the marked entry is still the earliest.
     pub(crate) fn cancel(
         &mut self,
         store: &mut dyn Store,
@@ -76,16 +89,42 @@ impl Timers {
         owner: &str,
         key: &[u8],
     ) -> Result<(), StoreError> {
-        store.delete(TIMERS, &store_key(kind, due, owner, key))
+        store.put(TIMERS, &store_key(kind, due, owner, key), CANCELLED)?;
+        let slot = &mut self.earliest[kind.index()];
+        if let Some(known) = slot {
+            *slot = Some(Some(known.map_or(due, |t| t.min(due))));
+        }
+        Ok(())
     }
 
-    /// Takes the earliest timer of `kind` due at `now` out of the store, if any.
+    /// Takes the earliest live timer of `kind` due at `now` out of the store, if any; cancelled
+    /// timers met on the way are deleted.
     pub(crate) fn pop_due(
         &mut self,
         store: &mut dyn Store,
         kind: TimerKind,
         now: i64,
     ) -> Result<Option<DueTimer>, DetectError> {
+        loop {
+            let Some((raw, cancelled)) = self.first_due(store, kind, now)? else {
+                return Ok(None);
+            };
+            store.delete(TIMERS, &raw)?;
+            if !cancelled {
+                let (due, owner, key) = parse(&raw)?;
+                return Ok(Some(DueTimer { owner, timer: FiredTimer { kind, due, key } }));
+            }
+        }
+    }
+
+    /// The key of the earliest timer of `kind` (live or cancelled) if it is due at `now`, and
+    /// whether it is cancelled; updates the cached bound.
+    fn first_due(
+        &mut self,
+        store: &dyn Store,
+        kind: TimerKind,
+        now: i64,
+    ) -> Result<Option<(Vec<u8>, bool)>, DetectError> {
         // Fired timers leave deleted keys at the head of the kind's range; starting at the
         // known lower bound steps over them instead of through them.
         let from = match self.earliest[kind.index()] {
@@ -95,21 +134,17 @@ impl Timers {
             None => vec![kind.tag()],
         };
         let mut first = None;
-        store.scan_prefix_from(TIMERS, &[kind.tag()], &from, &mut |k, _| {
-            first = Some(k.to_vec());
+        store.scan_prefix_from(TIMERS, &[kind.tag()], &from, &mut |k, v| {
+            first = Some((k.to_vec(), v == CANCELLED));
             ControlFlow::Break(())
         })?;
-        let Some(raw) = first else {
+        let Some((raw, cancelled)) = first else {
             self.earliest[kind.index()] = Some(None);
             return Ok(None);
         };
-        let (due, owner, key) = parse(&raw)?;
+        let (due, _, _) = parse(&raw)?;
         self.earliest[kind.index()] = Some(Some(due));
-        if due > now {
-            return Ok(None);
-        }
-        store.delete(TIMERS, &raw)?;
-        Ok(Some(DueTimer { owner, timer: FiredTimer { kind, due, key } }))
+        Ok((due <= now).then_some((raw, cancelled)))
     }
 }
 
@@ -166,5 +201,20 @@ mod tests {
         let fired = fresh.pop_due(&mut store, TimerKind::StreamTime, 10).unwrap().unwrap();
         assert_eq!((fired.owner.as_str(), fired.timer.key.as_slice()), ("cc", &b"b"[..]));
         assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 10), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn cancelled_timers_leave_the_store_when_due_and_rescheduling_revives_them() {
+        let mut store = MemStore::new();
+        let mut timers = Timers::default();
+        for (due, key) in [(5, &b"a"[..]), (6, b"b"), (7, b"c")] {
+            timers.schedule(&mut store, TimerKind::WallClock, due, "sla", key).unwrap();
+            timers.cancel(&mut store, TimerKind::WallClock, due, "sla", key).unwrap();
+        }
+        timers.schedule(&mut store, TimerKind::WallClock, 6, "sla", b"b").unwrap();
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::WallClock, 5), Vec::<i64>::new());
+        assert_eq!(store.entries(TIMERS).len(), 2, "the marker of a is gone once due");
+        assert_eq!(drain(&mut timers, &mut store, TimerKind::WallClock, 10), vec![6]);
+        assert_eq!(store.entries(TIMERS).len(), 0);
     }
 }
