@@ -96,7 +96,7 @@ pub(crate) fn invex(
     exactly_once: bool,
     instances: &[&str],
 ) -> Result<(Throughput, Vec<Running>), BenchError> {
-    let app = format!("{}invex-{}", input.prefix, name.replace([' ', ','], "-"));
+    let app = format!("{}invex-{}", input.prefix, slug(name));
     create_app_topics(&ctx.bootstrap, &input.prefix, &app, input.partitions)?;
     let mut running = Vec::new();
     for id in instances {
@@ -136,4 +136,29 @@ pub(crate) fn peer(
     let result = measure(&name, &mut [&mut proc], &offsets, ctx.broker, ctx.limit);
     proc.terminate(Duration::from_secs(10));
     result
+}
+
+/// `name` reduced to what an application id may hold (`[A-Za-z0-9._-]`): other characters
+/// become `-`, runs of them one `-`. "1 instance, 2 partition(s)" is `1-instance-2-partition-s`.
+fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_valid_application_ids() {
+        assert_eq!(slug("1 instance, 2 partition(s)"), "1-instance-2-partition-s");
+        assert_eq!(slug("invex exactly-once"), "invex-exactly-once");
+    }
 }
