@@ -12,6 +12,7 @@
 
 mod runtime_faults;
 mod runtime_mock;
+mod runtime_normalize;
 mod runtime_ops;
 mod support;
 #[path = "support/mock.rs"]

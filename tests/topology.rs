@@ -1,14 +1,16 @@
 //! `topology/` is data the code must agree with: every topic has a schema, the inputs are the
-//! canonical topics, the outputs are the runtime's, every store the detectors declare has a
-//! compacted changelog, and co-partitioned topics share one partition count.
+//! canonical topics, the raw topics are the shipped sources', the outputs are the runtime's,
+//! every store the detectors and the normalize processor declare has a compacted changelog,
+//! and co-partitioned topics share one partition count.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use invex_detect::Engine;
 use invex_model::CanonicalTopic;
-use invex_runtime::admin::{Cleanup, detect_topics};
-use invex_runtime::{Output, Topics};
+use invex_runtime::admin::{Cleanup, TopicSpec, detect_topics, normalize_topics};
+use invex_runtime::normalize::Normalizer;
+use invex_runtime::{NORMALIZE_STORES, Output, ProcessorKind, Topics};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -68,9 +70,22 @@ fn topics_file() -> TopicsFile {
     toml::from_str(&text).unwrap()
 }
 
+fn processor_file(name: &str) -> ProcessorFile {
+    let path = root().join("topology/processors").join(format!("{name}.toml"));
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn detect_file() -> ProcessorFile {
-    let text = std::fs::read_to_string(root().join("topology/processors/detect.toml")).unwrap();
-    toml::from_str(&text).unwrap()
+    processor_file("detect")
+}
+
+/// Raw topics of the sources shipped in `topology/sources/`.
+fn shipped_raw_topics() -> BTreeSet<String> {
+    Normalizer::shipped().unwrap().sources().iter().map(|s| s.topic().to_owned()).collect()
+}
+
+fn names(file: &TopicsFile, role: &str) -> BTreeSet<String> {
+    file.topic.iter().filter(|t| t.role == role).map(|t| t.name.clone()).collect()
 }
 
 #[test]
@@ -82,9 +97,9 @@ fn every_topic_has_a_schema_and_a_known_role() {
         let format = t.value_format.as_deref().unwrap_or("avro");
         let output = Output::ALL.into_iter().find(|o| o.name() == t.name);
         assert_eq!(
-            output.is_none_or(|o| o.is_avro()),
+            t.role != "raw" && output.is_none_or(|o| o.is_avro()),
             format == "avro",
-            "{}: value_format {format} disagrees with the code",
+            "{}: value_format {format} disagrees with the code (raw topics are JSON)",
             t.name
         );
         match (format, &t.value_subject) {
@@ -98,7 +113,8 @@ fn every_topic_has_a_schema_and_a_known_role() {
                 panic!("{}: value_format {format} with subject {subject:?}", t.name)
             }
         }
-        assert!(["input", "output"].contains(&t.role.as_str()), "{}: role {}", t.name, t.role);
+        let roles = ["input", "output", "raw"];
+        assert!(roles.contains(&t.role.as_str()), "{}: role {}", t.name, t.role);
         assert!(
             ["delete", "compact"].contains(&t.cleanup.as_str()),
             "{}: cleanup {}",
@@ -108,8 +124,8 @@ fn every_topic_has_a_schema_and_a_known_role() {
         assert!(!t.doc.is_empty() && !t.key.is_empty(), "{}: doc and key are required", t.name);
         assert_eq!(
             t.co_partitioned,
-            t.role == "input",
-            "{}: inputs and only inputs are co-partitioned",
+            t.role != "output",
+            "{}: inputs and raw topics, and only they, are co-partitioned",
             t.name
         );
     }
@@ -124,8 +140,10 @@ fn inputs_and_outputs_are_the_ones_the_code_uses() {
         file.topic.iter().filter(|t| t.role == "output").map(|t| t.name.as_str()).collect();
     assert_eq!(inputs, CanonicalTopic::ALL.iter().map(|t| t.name()).collect());
     assert_eq!(outputs, Output::ALL.iter().map(|o| o.name()).collect());
+    assert_eq!(names(&file, "raw"), shipped_raw_topics(), "one raw topic per shipped source");
     let detect = detect_file();
     assert_eq!(detect.name, "detect");
+    assert_eq!(detect.application_id, ProcessorKind::Detect.default_application_id());
     assert_eq!(detect.inputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), inputs);
     assert_eq!(detect.outputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), outputs);
 }
@@ -165,4 +183,56 @@ fn every_store_has_a_compacted_co_partitioned_changelog() {
     let co: BTreeSet<i32> =
         specs.iter().filter(|s| s.co_partitioned).map(|s| s.partitions).collect();
     assert_eq!(co.len(), 1, "co-partitioned topics must share one partition count");
+}
+
+#[test]
+fn the_normalize_processor_reads_the_raw_topics_and_publishes_the_canonical_ones() {
+    let file = topics_file();
+    let normalize = processor_file("normalize");
+    assert_eq!(normalize.name, ProcessorKind::Normalize.name());
+    assert_eq!(normalize.application_id, ProcessorKind::Normalize.default_application_id());
+    let inputs: BTreeSet<String> = normalize.inputs.iter().cloned().collect();
+    assert_eq!(inputs, shipped_raw_topics());
+    let mut outputs = names(&file, "input");
+    outputs.insert(Output::Dlq.name().to_owned());
+    assert_eq!(normalize.outputs.iter().cloned().collect::<BTreeSet<_>>(), outputs);
+
+    let declared: BTreeSet<&str> = normalize.store.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        declared,
+        NORMALIZE_STORES.into_iter().collect(),
+        "topology/processors/normalize.toml must list exactly the normalize stores"
+    );
+    for s in &normalize.store {
+        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
+        assert!(!s.doc.is_empty());
+    }
+    let specs = normalize_topics(
+        &Topics::new("", &normalize.application_id),
+        &Normalizer::shipped().unwrap(),
+        file.defaults.partitions,
+        file.defaults.output_partitions,
+    );
+    assert_agrees(&file, &specs);
+    let co: Vec<&str> =
+        specs.iter().filter(|s| s.co_partitioned).map(|s| s.name.as_str()).collect();
+    for raw in shipped_raw_topics() {
+        assert!(co.contains(&raw.as_str()), "{raw} is co-partitioned with its processor's tasks");
+    }
+    assert!(co.iter().all(|n| n.starts_with("raw.") || n.ends_with("-changelog")), "{co:?}");
+}
+
+/// Changelogs are compacted and co-partitioned, and every spec the code makes that
+/// topics.toml lists agrees with it on cleanup.
+fn assert_agrees(file: &TopicsFile, specs: &[TopicSpec]) {
+    for spec in specs {
+        if spec.name.ends_with("-changelog") {
+            assert_eq!(spec.cleanup, Cleanup::Compact, "{}", spec.name);
+            assert!(spec.co_partitioned);
+        }
+        if let Some(t) = file.topic.iter().find(|t| t.name == spec.name) {
+            let cleanup = if spec.cleanup == Cleanup::Compact { "compact" } else { "delete" };
+            assert_eq!(t.cleanup, cleanup, "{}: topology and code disagree on cleanup", t.name);
+        }
+    }
 }

@@ -97,6 +97,11 @@ impl Cluster {
 
     /// Every record of `output`, read with read_committed from the beginning to the end.
     pub(crate) fn read_output(&self, output: Output) -> Vec<Record> {
+        self.read_topic(&self.topics.output(output))
+    }
+
+    /// Every record of topic `name`, read with read_committed from the beginning to the end.
+    pub(crate) fn read_topic(&self, name: &str) -> Vec<Record> {
         let consumer: BaseConsumer = self
             .client()
             .set("group.id", "invex-test-reader")
@@ -104,12 +109,11 @@ impl Cluster {
             .set("enable.partition.eof", "true")
             .create()
             .expect("reader");
-        let name = self.topics.output(output);
-        let metadata = consumer.fetch_metadata(Some(&name), Duration::from_secs(10)).unwrap();
+        let metadata = consumer.fetch_metadata(Some(name), Duration::from_secs(10)).unwrap();
         let partitions = metadata.topics()[0].partitions().len() as i32;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
-            tpl.add_partition_offset(&name, p, Offset::Beginning).unwrap();
+            tpl.add_partition_offset(name, p, Offset::Beginning).unwrap();
         }
         consumer.assign(&tpl).unwrap();
         let mut eof = 0;

@@ -1,18 +1,32 @@
 //! `invex demo`: the whole system in one process, with nothing to install.
 //!
 //! librdkafka's in-process mock cluster stands in for Kafka, the embedded schema resolver for
-//! the registry. The simulator's events are produced (Avro, Confluent framing) to the canonical
-//! topics; the detect processor runs on its own thread exactly as `invex run` would (consumer
-//! group, RocksDB state in a temporary directory, exactly-once transactions); the demo reads the
-//! actions back and lets the simulator answer them as the warehouse would (a recount with the
-//! physical truth, an approver's decision), closing the loop through Kafka. When everything is
-//! processed and quiet, the demo stops the processor and reports what was injected against
-//! what was detected.
+//! the registry. The simulator's events are produced as the warehouse's systems would send
+//! them: raw vendor records (WMS webhooks, ERP IDocs) on the raw topics. The normalize
+//! processor maps them to the canonical topics and the detect processor runs the detectors
+//! over those, each on its own thread exactly as `invex run --processor <name>` would
+//! (consumer group, RocksDB state in a temporary directory, exactly-once transactions); the
+//! demo reads the actions back and lets the simulator answer them as the warehouse would (a
+//! recount with the physical truth, an approver's decision), as raw records again, closing the
+//! loop through Kafka. When everything is processed and quiet, the demo stops the processors
+//! and reports what was injected against what was detected.
+//!
+//! The run has two stages. A task orders its inputs by event time among the records it has
+//! fetched, and takes a partition that has reported its end as caught up; a processor reading
+//! at the very tail of topics that are still being written can therefore process a record
+//! before an earlier one of another topic has arrived. On a real broker an upstream
+//! transaction becomes readable at once (read_committed); librdkafka's mock cluster does not
+//! implement that, nor keep more than 5 MB per partition. So the demo first produces the raw
+//! traffic a chunk at a time, keeping normalize a bounded backlog behind, until normalize has
+//! mapped all of it; then detect starts on complete canonical topics. The answers to its
+//! actions, few and late by nature, go through normalize while detect runs and are processed
+//! as late records, as in production.
 
 mod report;
 mod traffic;
 
 use std::collections::BTreeMap;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -20,13 +34,15 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use invex_detect::Engine;
 use invex_model::ExceptionRecord;
-use invex_runtime::admin::{create_on_mock, detect_topics};
-use invex_runtime::{Processor, RuntimeConfig, Topics};
+use invex_runtime::admin::{TopicSpec, create_on_mock, detect_topics, normalize_topics};
+use invex_runtime::normalize::Normalizer;
+use invex_runtime::{Metrics, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, Topics};
 use invex_sim::{SimConfig, Simulator};
 use rdkafka::mocking::MockCluster;
 
 use crate::Failure;
 use crate::run::load_policy;
+use report::NormalizeSummary;
 use traffic::Traffic;
 
 /// Arguments of `invex demo`.
@@ -44,7 +60,7 @@ pub(crate) struct DemoArgs {
     /// Simulated hours.
     #[arg(long, default_value_t = 8)]
     hours: u32,
-    /// Partitions of the canonical topics (= tasks).
+    /// Partitions of the raw and canonical topics (= tasks of each processor).
     #[arg(long, default_value_t = 4)]
     partitions: i32,
     /// Policy file (default: the embedded policy).
@@ -58,8 +74,63 @@ pub(crate) struct DemoArgs {
     timeout_secs: u64,
 }
 
+/// Application id of the detect processor (its consumer group, changelogs and state).
 const APPLICATION: &str = "invex-demo";
+/// Application id of the normalize processor.
+const NORMALIZE_APPLICATION: &str = "invex-demo-normalize";
 const QUIET: Duration = Duration::from_secs(3);
+/// Raw records produced at a time, once normalize has fewer than [`RAW_BACKLOG`] left to read.
+/// The backlog keeps normalize off the tail of the raw topics, and unread raw records within
+/// the mock cluster's 5 MB per partition (it drops a partition's oldest records beyond that).
+const RAW_CHUNK: usize = 4_000;
+/// Raw records normalize may have left to read before the next chunk is produced.
+const RAW_BACKLOG: u64 = 8_000;
+
+/// A processor running on its own thread.
+struct Worker {
+    name: &'static str,
+    handle: ProcessorHandle,
+    thread: JoinHandle<Result<(), RuntimeError>>,
+}
+
+impl Worker {
+    fn spawn(name: &'static str, processor: Processor) -> anyhow::Result<Self> {
+        let handle = processor.handle();
+        let thread = std::thread::Builder::new()
+            .name(format!("invex-{name}"))
+            .spawn(move || processor.run())?;
+        Ok(Self { name, handle, thread })
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.handle.metrics
+    }
+
+    /// Asks it to stop and waits: its error, if it failed.
+    fn stop(self) -> anyhow::Result<()> {
+        self.handle.shutdown();
+        let name = self.name;
+        self.thread.join().map_err(|_| anyhow!("the {name} thread panicked"))??;
+        Ok(())
+    }
+}
+
+/// Every topic of both processors, each once.
+fn demo_topics(
+    detect: &Topics,
+    normalize: &Topics,
+    normalizer: &Normalizer,
+    partitions: i32,
+) -> Vec<TopicSpec> {
+    let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+    let mut specs = detect_topics(detect, &stores, partitions, partitions);
+    for spec in normalize_topics(normalize, normalizer, partitions, partitions) {
+        if specs.iter().all(|s| s.name != spec.name) {
+            specs.push(spec);
+        }
+    }
+    specs
+}
 
 pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
     let policy = load_policy(args.policy.as_deref())?;
@@ -83,65 +154,83 @@ fn run_demo(
     let started = Instant::now();
     let mock = MockCluster::new(1).context("starting the mock cluster")?;
     let bootstrap = mock.bootstrap_servers();
+    let normalizer = Normalizer::shipped()?;
     let topics = Topics::new("", APPLICATION);
-    let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
-    create_on_mock(&mock, &detect_topics(&topics, &stores, args.partitions, args.partitions))?;
+    let normalize_names = Topics::new("", NORMALIZE_APPLICATION);
+    create_on_mock(&mock, &demo_topics(&topics, &normalize_names, &normalizer, args.partitions))?;
+    // One state directory: each processor's databases live under its application id.
     let state_dir = tempfile::tempdir().context("creating a state directory")?;
     let cfg = RuntimeConfig::for_local(&bootstrap, APPLICATION, state_dir.path().to_path_buf());
+    let normalize_cfg =
+        RuntimeConfig::for_local(&bootstrap, NORMALIZE_APPLICATION, state_dir.path().to_path_buf());
     let mut traffic = Traffic::new(&cfg, &topics, simulator)?;
-
-    let processor = Processor::new(cfg, policy)?;
-    let handle = processor.handle();
-    let worker =
-        std::thread::Builder::new().name("invex-detect".into()).spawn(move || processor.run())?;
-
     let status = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     status.enable_steady_tick(Duration::from_millis(120));
+    let wait = Wait { status: &status, deadline: started + Duration::from_secs(args.timeout_secs) };
+
+    // Stage 1 (see the module docs): the raw traffic, normalized as it is produced.
+    let normalize = Worker::spawn("normalize", Processor::normalize(normalize_cfg, normalizer)?)?;
+    let normalized = wait.run(&[&normalize], || {
+        let normalized = normalize.metrics().records_in.get();
+        if !traffic.exhausted() && traffic.produced() < normalized + RAW_BACKLOG {
+            traffic.produce_some(RAW_CHUNK)?;
+        }
+        let message = format!("produced {} | normalized {normalized}", traffic.produced());
+        Ok((message, traffic.exhausted() && normalized >= traffic.produced()))
+    });
+    if let Err(e) = normalized {
+        status.finish_and_clear();
+        normalize.stop()?;
+        return Err(e);
+    }
+    // Stage 2: detect over the complete canonical topics; the answers to its actions flow
+    // through normalize while it runs.
+    let detect = Worker::spawn("detect", Processor::new(cfg, policy)?)?;
+    // The kpi processor's thread starts here, reading the detect processor's outputs:
+    // `Worker::spawn("kpi", ...)`, added to `workers` and stopped after detect.
+    let workers = [&normalize, &detect];
     let mut exceptions: BTreeMap<String, ExceptionRecord> = BTreeMap::new();
     let mut last_change = Instant::now();
-    let mut last_seen = (0, 0, 0);
-    let deadline = started + Duration::from_secs(args.timeout_secs);
-    loop {
-        traffic.produce_some(20_000)?;
+    let mut last_seen = (0, 0, 0, 0);
+    let settled = wait.run(&workers, || {
         traffic.collect(&mut exceptions, Duration::from_millis(100))?;
-        let processed = handle.metrics.records_in.get();
-        let now_seen = (processed, traffic.actions_seen(), exceptions.len() as u64);
+        let normalized = normalize.metrics().records_in.get();
+        let published = Metrics::total(&normalize.metrics().outputs);
+        let processed = detect.metrics().records_in.get();
+        let now_seen = (normalized, processed, traffic.actions_seen(), exceptions.len() as u64);
         if now_seen != last_seen {
             last_seen = now_seen;
             last_change = Instant::now();
         }
-        status.set_message(format!(
-            "produced {} | processed {} | exceptions {} | actions {} | responses {}",
+        let message = format!(
+            "produced {} | normalized {} | processed {} | exceptions {} | actions {} | responses {}",
             traffic.produced(),
+            normalized,
             processed,
             exceptions.len(),
             traffic.actions_seen(),
             traffic.responses()
-        ));
-        if worker.is_finished() {
-            break;
-        }
-        let settled = traffic.exhausted()
-            && processed >= traffic.produced()
+        );
+        let settled = normalized >= traffic.produced()
+            && processed >= published
             && last_change.elapsed() >= QUIET;
-        if settled {
-            break;
-        }
-        if Instant::now() > deadline {
-            status.finish_and_clear();
-            handle.shutdown();
-            return Err(anyhow!("the demo did not settle within {}s", args.timeout_secs));
-        }
-    }
+        Ok((message, settled))
+    });
     status.finish_and_clear();
-    handle.shutdown();
-    worker.join().map_err(|_| anyhow!("the detect thread panicked"))??;
+    let (normalize_metrics, detect_metrics) =
+        (normalize.metrics().clone(), detect.metrics().clone());
+    // Upstream first: nothing reaches detect after normalize has stopped. A processor's own
+    // failure explains a stage that did not settle, so it is reported first.
+    let stopped = [normalize.stop(), detect.stop()];
+    stopped.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    settled?;
     let elapsed = started.elapsed();
-    let processed = handle.metrics.records_in.get();
-    let report = report::Report::build(&traffic, &exceptions, processed, elapsed);
+    let summary = NormalizeSummary::of(&traffic, &normalize_metrics);
+    let processed = detect_metrics.records_in.get();
+    let report = report::Report::build(&traffic, &exceptions, summary, processed, elapsed);
     println!("{report}");
     if let Some(path) = &args.report_json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
@@ -151,4 +240,36 @@ fn run_demo(
     drop(traffic);
     drop(mock);
     Ok(())
+}
+
+/// Waiting for a stage, with the live status line and the run's deadline.
+struct Wait<'a> {
+    status: &'a ProgressBar,
+    deadline: Instant,
+}
+
+impl Wait<'_> {
+    /// Calls `step` (which returns the status line and whether the stage is done) until the
+    /// stage is done. Fails when one of `workers` stopped early (stopping it tells why) or at
+    /// the deadline.
+    fn run(
+        &self,
+        workers: &[&Worker],
+        mut step: impl FnMut() -> anyhow::Result<(String, bool)>,
+    ) -> anyhow::Result<()> {
+        loop {
+            let (message, done) = step()?;
+            self.status.set_message(message);
+            if done {
+                return Ok(());
+            }
+            if let Some(stopped) = workers.iter().find(|w| w.thread.is_finished()) {
+                return Err(anyhow!("the {} processor stopped early", stopped.name));
+            }
+            if Instant::now() > self.deadline {
+                return Err(anyhow!("the demo did not settle within its timeout"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

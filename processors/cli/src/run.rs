@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, anyhow};
 use clap::Args;
 use invex_detect::Policy;
-use invex_runtime::{Processor, RuntimeConfig};
+use invex_runtime::normalize::Normalizer;
+use invex_runtime::{Processor, ProcessorKind, RuntimeConfig};
 
 use crate::Failure;
 
@@ -17,18 +18,37 @@ pub(crate) struct RunArgs {
     /// Configuration file (TOML); `INVEX_*` environment variables override it.
     #[arg(long)]
     config: PathBuf,
-    /// Processor to run.
-    #[arg(long, default_value = "detect", value_parser = ["detect"])]
-    processor: String,
+    /// Processor to run: `detect` (canonical topics through the detectors) or `normalize`
+    /// (raw vendor topics to the canonical topics).
+    #[arg(long, default_value = "detect", value_parser = parse_processor)]
+    processor: ProcessorKind,
 }
 
-/// Loads a configuration file with environment overrides.
+fn parse_processor(name: &str) -> Result<ProcessorKind, String> {
+    ProcessorKind::ALL.into_iter().find(|kind| kind.name() == name).ok_or_else(|| {
+        let names: Vec<&str> = ProcessorKind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown processor {name:?} (expected one of: {})", names.join(", "))
+    })
+}
+
+/// Loads a configuration file with environment overrides (the detect processor's defaults).
 pub(crate) fn load_config(path: &Path) -> Result<RuntimeConfig, Failure> {
+    load_config_for(ProcessorKind::Detect, path)
+}
+
+/// Loads a configuration file with environment overrides and `processor`'s defaults.
+fn load_config_for(processor: ProcessorKind, path: &Path) -> Result<RuntimeConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading configuration {}", path.display()))
         .map_err(Failure::Input)?;
-    RuntimeConfig::load(&text, std::env::vars())
+    RuntimeConfig::load_for(processor, &text, std::env::vars())
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))
+}
+
+/// Loads the source files the configuration names (every problem of every file at once), or
+/// the shipped ones.
+fn load_sources(cfg: &RuntimeConfig) -> Result<Normalizer, Failure> {
+    cfg.normalize.load_sources().map_err(|e| Failure::Input(e.into()))
 }
 
 /// Loads the policy the configuration names, or the embedded default.
@@ -40,20 +60,38 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, Failure> {
     Policy::from_toml_str(&text).map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))
 }
 
+/// Checks everything a configuration names: the policy and the source files.
 pub(crate) fn config_check(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
     load_policy(cfg.policy_file.as_deref())?;
+    load_sources(&cfg)?;
     print!("{}", cfg.redacted());
     Ok(())
 }
 
+/// Builds the processor `kind` for `cfg`, with its policy or its sources.
+fn processor(kind: ProcessorKind, cfg: RuntimeConfig) -> Result<Processor, Failure> {
+    match kind {
+        ProcessorKind::Detect => {
+            let policy = load_policy(cfg.policy_file.as_deref())?;
+            tracing::info!(policy = policy.version(), "policy loaded");
+            Ok(Processor::new(cfg, policy)?)
+        }
+        ProcessorKind::Normalize => {
+            let normalizer = load_sources(&cfg)?;
+            let sources: Vec<&str> = normalizer.sources().iter().map(|s| s.name()).collect();
+            tracing::info!(?sources, "sources loaded");
+            Ok(Processor::normalize(cfg, normalizer)?)
+        }
+    }
+}
+
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
-    let cfg = load_config(&args.config)?;
-    let policy = load_policy(cfg.policy_file.as_deref())?;
-    tracing::info!(processor = %args.processor, policy = policy.version(), "starting\n{}", cfg.redacted());
+    let cfg = load_config_for(args.processor, &args.config)?;
+    tracing::info!(processor = args.processor.name(), "starting\n{}", cfg.redacted());
     let admin = cfg.admin_listen;
     let shutdown_timeout = cfg.shutdown_timeout;
-    let processor = Processor::new(cfg, policy)?;
+    let processor = processor(args.processor, cfg)?;
     let handle = processor.handle();
     if let Some(listen) = admin {
         invex_runtime::serve_admin(listen, handle.clone())?;

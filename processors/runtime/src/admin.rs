@@ -1,4 +1,4 @@
-//! Topic administration: the topics a deployment needs, creating the missing ones, and the
+//! Topic administration: the topics each processor needs, creating the missing ones, and the
 //! startup check that co-partitioned topics agree on their partition count.
 
 use std::collections::BTreeMap;
@@ -12,6 +12,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::RuntimeError;
+use crate::logic::NORMALIZE_STORES;
+use crate::normalize::Normalizer;
 use crate::topics::{Output, Topics};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +36,8 @@ pub struct TopicSpec {
     pub partitions: i32,
     /// Cleanup policy.
     pub cleanup: Cleanup,
-    /// True when the topic must have the task partition count (inputs and changelogs).
+    /// True when the topic must have the partition count of the processor's tasks (its inputs
+    /// and changelogs).
     pub co_partitioned: bool,
 }
 
@@ -73,6 +76,42 @@ pub fn detect_topics(
         co_partitioned: false,
     }));
     specs
+}
+
+/// Every topic of the normalize processor: the raw topic of each source of `normalizer` and
+/// the changelogs (co-partitioned, `partitions` partitions: a task owns partition p of every
+/// raw topic), the canonical topics it publishes to (`partitions` partitions, the detect
+/// tasks' count, which is detect's check to make) and the DLQ (`output_partitions`). `topics`
+/// carries the normalize processor's application id (changelog names).
+pub fn normalize_topics(
+    topics: &Topics,
+    normalizer: &Normalizer,
+    partitions: i32,
+    output_partitions: i32,
+) -> Vec<TopicSpec> {
+    let raw = normalizer.sources().iter().map(|s| TopicSpec {
+        name: topics.raw(s.topic()),
+        partitions,
+        cleanup: Cleanup::Delete,
+        co_partitioned: true,
+    });
+    let changelogs = NORMALIZE_STORES.iter().map(|s| TopicSpec {
+        name: topics.changelog(s),
+        partitions,
+        cleanup: Cleanup::Compact,
+        co_partitioned: true,
+    });
+    let canonical = detect_topics(topics, &[], partitions, output_partitions)
+        .into_iter()
+        .filter(|spec| spec.co_partitioned)
+        .map(|spec| TopicSpec { co_partitioned: false, ..spec });
+    let dlq = TopicSpec {
+        name: topics.output(Output::Dlq),
+        partitions: output_partitions,
+        cleanup: Cleanup::Delete,
+        co_partitioned: false,
+    };
+    raw.chain(changelogs).chain(canonical).chain(std::iter::once(dlq)).collect()
 }
 
 /// Creates every topic of `specs` that does not exist yet; returns the names created.

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::kind::{DEFAULT_DEDUPE_TTL_MS, NormalizeConfig, ProcessorKind};
+
 /// Delivery guarantee of the processing loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +59,15 @@ struct RawConfig {
     policy: RawPolicy,
     #[serde(default)]
     outputs: RawOutputs,
+    #[serde(default)]
+    normalize: RawNormalize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNormalize {
+    sources_dir: Option<PathBuf>,
+    dedupe_ttl_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,7 +181,7 @@ pub struct RuntimeConfig {
     /// How far behind its task's stream time a record may be before it counts as late
     /// (Kafka Streams' grace period).
     pub grace: Duration,
-    /// Where late records go.
+    /// Where late records go (detect only: normalize passes late events on to detect).
     pub late_records: LateRecords,
     /// How long a requested shutdown may take (finish the open transaction, flush, close)
     /// before the process exits anyway.
@@ -179,6 +190,8 @@ pub struct RuntimeConfig {
     pub statistics_interval: Duration,
     /// Whether actions are mirrored as JSON to the `actions.json` topic.
     pub actions_json: bool,
+    /// Settings of the normalize processor (`[normalize]`).
+    pub normalize: NormalizeConfig,
 }
 
 /// Every problem found in a configuration, each with its key path.
@@ -201,8 +214,17 @@ const SECRET_MARKERS: [&str; 5] = ["password", "secret", "jaas", "ssl.key", "tok
 
 impl RuntimeConfig {
     /// Parses `text` (TOML), applies `env` overrides (pairs of variable name and value; pass
-    /// `std::env::vars()`), and validates.
+    /// `std::env::vars()`), and validates, with the detect processor's defaults.
     pub fn load(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigErrors> {
+        Self::load_for(ProcessorKind::Detect, text, env)
+    }
+
+    /// Like [`RuntimeConfig::load`], with the defaults of `processor` (its application id).
+    pub fn load_for(
+        processor: ProcessorKind,
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigErrors> {
@@ -212,7 +234,7 @@ impl RuntimeConfig {
         let raw: RawConfig = toml::Value::Table(doc)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigErrors(vec![format!("toml: {e}")]))?;
-        validate(raw)
+        validate(processor, raw)
     }
 
     /// A configuration for tests and the demo: given bootstrap servers and state directory,
@@ -239,6 +261,7 @@ impl RuntimeConfig {
             shutdown_timeout: Duration::from_millis(DEFAULT_SHUTDOWN_MS),
             statistics_interval: Duration::from_millis(DEFAULT_STATISTICS_MS),
             actions_json: false,
+            normalize: NormalizeConfig::default(),
         }
     }
 
@@ -270,6 +293,8 @@ impl RuntimeConfig {
         line(&mut out, "application.shutdown_timeout_ms", &self.shutdown_timeout.as_millis());
         line(&mut out, "application.statistics_interval_ms", &self.statistics_interval.as_millis());
         line(&mut out, "outputs.actions_json", &self.actions_json);
+        line(&mut out, "normalize.sources_dir", &format!("{:?}", self.normalize.sources_dir));
+        line(&mut out, "normalize.dedupe_ttl_ms", &self.normalize.dedupe_ttl.as_millis());
         out
     }
 }
@@ -327,7 +352,7 @@ fn set_path(doc: &mut toml::Table, path: &[&str], raw: String) {
     table.insert((*last).to_owned(), value);
 }
 
-fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
+fn validate(processor: ProcessorKind, raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
     let mut errors = Vec::new();
     let bootstrap_servers = raw.kafka.bootstrap_servers.unwrap_or_default();
     if bootstrap_servers.trim().is_empty() {
@@ -353,7 +378,8 @@ fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
             ));
         }
     }
-    let application_id = raw.application.id.unwrap_or_else(|| "invex-detect".to_owned());
+    let application_id =
+        raw.application.id.unwrap_or_else(|| processor.default_application_id().to_owned());
     if application_id.is_empty()
         || !application_id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     {
@@ -419,6 +445,12 @@ fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
             }
         },
     };
+    let dedupe_ttl_ms = raw.normalize.dedupe_ttl_ms.unwrap_or(DEFAULT_DEDUPE_TTL_MS);
+    if dedupe_ttl_ms == 0 || i64::try_from(dedupe_ttl_ms).is_err() {
+        errors.push(format!(
+            "normalize.dedupe_ttl_ms: {dedupe_ttl_ms} must be at least 1 and fit a signed 64-bit number"
+        ));
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -447,6 +479,10 @@ fn validate(raw: RawConfig) -> Result<RuntimeConfig, ConfigErrors> {
             raw.application.statistics_interval_ms.unwrap_or(DEFAULT_STATISTICS_MS),
         ),
         actions_json: raw.outputs.actions_json.unwrap_or(false),
+        normalize: NormalizeConfig {
+            sources_dir: raw.normalize.sources_dir,
+            dedupe_ttl: Duration::from_millis(dedupe_ttl_ms),
+        },
     })
 }
 
@@ -543,6 +579,26 @@ mod tests {
         let cfg = RuntimeConfig::load(text, Vec::new()).unwrap();
         assert_eq!(cfg.application_id, "invex-detect");
         assert!(!cfg.actions_json);
+    }
+
+    #[test]
+    fn the_normalize_processor_has_its_own_defaults_and_section() {
+        let text = "[kafka]\nbootstrap_servers = \"b:9092\"\n";
+        let cfg = RuntimeConfig::load_for(ProcessorKind::Normalize, text, Vec::new()).unwrap();
+        assert_eq!(cfg.application_id, "invex-normalize");
+        assert_eq!(cfg.normalize, NormalizeConfig::default());
+        assert_eq!(cfg.normalize.dedupe_ttl, Duration::from_secs(86_400));
+        let cfg = RuntimeConfig::load_for(
+            ProcessorKind::Normalize,
+            &format!("{text}[normalize]\nsources_dir = \"/etc/invex/sources\"\n"),
+            env(&[("INVEX_NORMALIZE__DEDUPE_TTL_MS", "60000")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.normalize.sources_dir, Some(PathBuf::from("/etc/invex/sources")));
+        assert_eq!(cfg.normalize.dedupe_ttl, Duration::from_secs(60));
+        let zero = format!("{text}[normalize]\ndedupe_ttl_ms = 0\n");
+        let error = RuntimeConfig::load_for(ProcessorKind::Normalize, &zero, Vec::new());
+        assert!(error.unwrap_err().to_string().contains("normalize.dedupe_ttl_ms"));
     }
 
     #[test]

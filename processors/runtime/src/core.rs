@@ -1,4 +1,4 @@
-//! The processing core: tasks, the open batch, and commit/abort.
+//! The processing core: tasks, the open batch, and commit/abort, for any [`TaskLogic`].
 //!
 //! Invariants:
 //! - Under exactly-once, every output, dead letter and changelog record of a batch and the
@@ -18,28 +18,24 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use invex_detect::{DetectError, Engine, Outputs, Policy};
-use invex_model::{CanonicalEvent, CanonicalTopic, ErrorClass};
 use invex_state::{SharedResources, StoreConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::ordering::Buffered;
-use crate::rebalance::GroupContext;
-use crate::task::InputQueue;
-
-use crate::config::{Guarantee, LateRecords, RuntimeConfig};
+use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::fencing::FencingBudget;
+use crate::logic::{OutputBuffer, Rejected, Step, TaskLogic, Verdict};
 use crate::metrics::Metrics;
+use crate::ordering::Buffered;
+use crate::rebalance::{Assignments, GroupContext};
 use crate::restore::Restorer;
 use crate::restoring::{Opener, Restoring};
 use crate::sink::{DeadLetter, ProducerFactory, Sink};
-use crate::store::TaskStorePort;
-use crate::task::{Task, key_matches};
+use crate::task::{InputQueue, Task};
 
 /// The group consumer.
 pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
@@ -48,10 +44,8 @@ pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
 const MAX_BUFFERED: usize = 2_000;
 /// Records read from one partition queue per fill round.
 const FILL_ROUND: usize = 500;
-use crate::topics::Topics;
 
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
-const PROCESSOR: &str = "detect";
 
 /// Source of wall-clock time (UTC ms); injected so tests can pin it.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -69,22 +63,21 @@ struct Batch {
 }
 
 /// Tasks, the open batch and the writer of one instance.
-pub(crate) struct Core {
+pub(crate) struct Core<L: TaskLogic> {
     cfg: Arc<RuntimeConfig>,
-    topics: Topics,
-    policy: Arc<Policy>,
+    logic: L,
     sink: Sink,
     restorer: Restorer,
     shared: SharedResources,
     store_cfg: StoreConfig,
     store_names: Vec<&'static str>,
     changelogs: Vec<(&'static str, String)>,
-    tasks: BTreeMap<i32, Task>,
+    tasks: BTreeMap<i32, Task<L>>,
     restoring: Restoring,
     /// Whether the group has given this instance an assignment yet (possibly empty).
     assignment_seen: bool,
     batch: Option<Batch>,
-    outputs: Outputs,
+    outputs: L::Outputs,
     pub(crate) fatal: Option<RuntimeError>,
     metrics: Metrics,
     clock: Clock,
@@ -93,10 +86,10 @@ pub(crate) struct Core {
 }
 
 /// Everything `Core::new` needs.
-pub(crate) struct CoreParts {
+pub(crate) struct CoreParts<L> {
     pub(crate) cfg: Arc<RuntimeConfig>,
-    pub(crate) topics: Topics,
-    pub(crate) policy: Arc<Policy>,
+    pub(crate) topics: crate::topics::Topics,
+    pub(crate) logic: L,
     pub(crate) sink: Sink,
     pub(crate) restorer: Restorer,
     pub(crate) shared: SharedResources,
@@ -105,16 +98,14 @@ pub(crate) struct CoreParts {
     pub(crate) new_producer: ProducerFactory,
 }
 
-impl Core {
-    pub(crate) fn new(parts: CoreParts) -> Self {
+impl<L: TaskLogic> Core<L> {
+    pub(crate) fn new(parts: CoreParts<L>) -> Self {
         let store_cfg = StoreConfig::new(&parts.cfg.state_dir, &parts.cfg.application_id);
-        let store_names: Vec<&'static str> =
-            Engine::store_names().iter().map(|s| s.as_str()).collect();
+        let store_names: Vec<&'static str> = parts.logic.stores().to_vec();
         let changelogs = store_names.iter().map(|s| (*s, parts.topics.changelog(s))).collect();
         Self {
             cfg: parts.cfg,
-            topics: parts.topics,
-            policy: parts.policy,
+            logic: parts.logic,
             sink: parts.sink,
             restorer: parts.restorer,
             shared: parts.shared,
@@ -125,7 +116,7 @@ impl Core {
             restoring: Restoring::default(),
             assignment_seen: false,
             batch: None,
-            outputs: Outputs::default(),
+            outputs: L::Outputs::default(),
             fatal: None,
             metrics: parts.metrics,
             clock: parts.clock,
@@ -138,21 +129,6 @@ impl Core {
         self.cfg.guarantee == Guarantee::ExactlyOnce
     }
 
-    /// The group has assigned partitions to this instance (possibly none: more instances than
-    /// partitions); readiness waits for this.
-    pub(crate) fn assignment_received(&mut self) {
-        self.assignment_seen = true;
-    }
-
-    /// A partition number newly assigned, with its input queues: it restores before it
-    /// processes.
-    pub(crate) fn assigned(&mut self, partition: i32, queues: Vec<InputQueue>) {
-        if !self.tasks.contains_key(&partition) {
-            self.restoring.assigned(partition, queues);
-        }
-        self.metrics.tasks_restoring.set(self.restoring.len() as i64);
-    }
-
     /// Restores for about `budget`, then starts the task that finished, if one did.
     pub(crate) fn restore_step(&mut self, budget: Duration) -> Result<(), RuntimeError> {
         let opener = Opener {
@@ -161,7 +137,7 @@ impl Core {
             changelogs: &self.changelogs,
         };
         if let Some(done) = self.restoring.step(&self.restorer, &opener, &self.metrics, budget)? {
-            let task = Task::new(done.partition, done.store, Arc::clone(&self.policy), done.queues);
+            let task = Task::new(done.partition, done.store, &self.logic, done.queues);
             self.tasks.insert(done.partition, task);
         }
         self.metrics.tasks_restoring.set(self.restoring.len() as i64);
@@ -221,32 +197,39 @@ impl Core {
     /// pauses partitions whose buffer is full and resumes them once it drained.
     pub(crate) fn fill(&mut self, consumer: &GroupConsumer) -> Result<usize, RuntimeError> {
         let mut read = 0;
+        let (logic, codec) = (&self.logic, self.sink.codec());
         for task in self.tasks.values_mut() {
             for input in &mut task.queues {
+                let name = input_name(logic, input.input);
                 for _ in 0..FILL_ROUND {
                     match input.queue.poll(Duration::ZERO) {
                         Some(Ok(msg)) => {
-                            let record = decode(&self.sink, input.topic, &msg);
-                            task.group.push(input.topic, record);
+                            let offset = msg.offset();
+                            let record = match logic.decode(codec, input.input, &msg) {
+                                Ok((time, decoded)) => {
+                                    Buffered::Record { offset, time, input: decoded }
+                                }
+                                Err(rejected) => Buffered::Dead { offset, rejected },
+                            };
+                            task.group.push(input.input, record);
                             read += 1;
                         }
                         Some(Err(KafkaError::PartitionEOF(_))) => {
-                            task.group.caught_up(input.topic);
+                            task.group.caught_up(input.input);
                             break;
                         }
                         Some(Err(e)) => {
-                            tracing::warn!(error = %e, topic = ?input.topic, "partition error (librdkafka retries)");
+                            tracing::warn!(error = %e, topic = %name, "partition error (librdkafka retries)");
                             break;
                         }
                         None => break,
                     }
                 }
-                let name = self.topics.input(input.topic);
                 throttle(
                     consumer,
                     name,
                     task.partition,
-                    task.group.buffered(input.topic),
+                    task.group.buffered(input.input),
                     &mut input.paused,
                 )?;
             }
@@ -263,10 +246,10 @@ impl Core {
         for partition in partitions {
             while processed < self.cfg.max_batch_records {
                 let Some(task) = self.tasks.get_mut(&partition) else { break };
-                let Some((topic, record)) = task.group.next(now, self.cfg.max_task_idle) else {
+                let Some((input, record)) = task.group.next(now, self.cfg.max_task_idle) else {
                     break;
                 };
-                self.process(partition, topic, record)?;
+                self.process(partition, input, record)?;
                 processed += 1;
             }
         }
@@ -277,81 +260,53 @@ impl Core {
     fn process(
         &mut self,
         partition: i32,
-        topic: CanonicalTopic,
-        record: Buffered,
+        input: usize,
+        record: Buffered<L::Input>,
     ) -> Result<(), RuntimeError> {
         self.begin()?;
         let started = Instant::now();
-        let name = self.topics.input(topic);
         let offset = record.offset();
         let now = (self.clock)();
         let task = self
             .tasks
             .get_mut(&partition)
             .ok_or_else(|| RuntimeError::Setup("task vanished".into()))?;
-        task.positions.insert(topic, offset + 1);
+        let name = input_name(&self.logic, input);
+        task.positions.insert(input, offset + 1);
         task.last_source.clear();
         let _ = write!(task.last_source, "{name}@{offset}");
         let verdict = match record {
-            Buffered::Event { event, .. } => {
-                let stream_time = task.engine.stream_time();
-                let lateness = stream_time.map_or(0, |st| st - event.header().event_time);
+            Buffered::Record { time, input: decoded, .. } => {
+                let stream_time = self.logic.stream_time(&task.state);
+                let lateness = stream_time.map_or(0, |st| st - time);
                 self.metrics.record_lateness.observe(lateness.max(0) as f64 / 1_000.0);
-                if self.cfg.late_records == LateRecords::DeadLetter
-                    && lateness > self.cfg.grace.as_millis() as i64
-                {
-                    let message = format!(
-                        "event time {} is {lateness} ms behind stream time {} (grace {} ms)",
-                        event.header().event_time,
-                        stream_time.unwrap_or_default(),
-                        self.cfg.grace.as_millis()
-                    );
-                    Some(dead_event(&self.sink, offset, &event, ErrorClass::Late, message))
-                } else {
-                    let mut port = TaskStorePort(&mut task.store);
-                    match task.engine.process(&event, now, &mut port, &mut self.outputs) {
-                        Ok(outcome) => {
-                            if outcome.duplicate {
-                                self.metrics.duplicates.inc();
-                            }
-                            None
-                        }
-                        Err(e) if e.is_poison() => Some(dead_event(
-                            &self.sink,
-                            offset,
-                            &event,
-                            ErrorClass::Processing,
-                            e.to_string(),
-                        )),
-                        Err(e) => return Err(detect_failure(e)),
-                    }
-                }
+                let step = Step { wall_clock: now, lateness, codec: self.sink.codec() };
+                self.logic.process(
+                    &mut task.state,
+                    &mut task.store,
+                    decoded,
+                    step,
+                    &mut self.outputs,
+                )?
             }
-            dead @ Buffered::Dead { .. } => Some(dead),
+            Buffered::Dead { rejected, .. } => Verdict::Rejected(rejected),
         };
         if let Some(b) = self.batch.as_mut() {
             b.records += 1;
         }
         self.metrics.records_in.inc();
         let result = match verdict {
-            None => self.sink.emit(&mut self.outputs),
-            Some(Buffered::Dead { timestamp, key, value, class, message, schema_id, .. }) => {
-                self.outputs.clear();
-                tracing::warn!(topic = name, partition, offset, ?class, error = %message, "record dead-lettered");
-                let dead = DeadLetter {
-                    topic: name,
-                    partition,
-                    offset,
-                    timestamp,
-                    key: key.as_deref(),
-                    value: value.as_deref(),
-                    class,
-                    message,
-                    schema_id,
-                };
-                self.sink.dead_letter(dead, PROCESSOR, now)
+            Verdict::Processed => self.logic.emit(&self.sink, &mut self.outputs),
+            Verdict::Duplicate => {
+                self.metrics.duplicates.inc();
+                self.logic.emit(&self.sink, &mut self.outputs)
             }
-            Some(Buffered::Event { .. }) => Ok(()),
+            Verdict::Rejected(rejected) => {
+                self.outputs.clear();
+                let name = input_name(&self.logic, input);
+                let at = Source { topic: name, partition, offset };
+                dead_letter(&mut self.sink, L::PROCESSOR, at, rejected, now)
+            }
         };
         self.metrics.process_latency.observe(started.elapsed().as_secs_f64());
         result
@@ -359,16 +314,15 @@ impl Core {
 
     /// Fires wall-clock timers of every running task.
     pub(crate) fn tick(&mut self) -> Result<(), RuntimeError> {
-        if self.tasks.is_empty() {
+        if self.tasks.is_empty() || !L::WALL_CLOCK_TIMERS {
             return Ok(());
         }
         self.begin()?;
         let now = (self.clock)();
         for task in self.tasks.values_mut() {
-            let mut port = TaskStorePort(&mut task.store);
-            task.engine.on_wall_clock(now, &mut port, &mut self.outputs).map_err(detect_failure)?;
+            self.logic.tick(&mut task.state, &mut task.store, now, &mut self.outputs)?;
         }
-        self.sink.emit(&mut self.outputs)
+        self.logic.emit(&self.sink, &mut self.outputs)
     }
 
     /// Commits the open batch; on an abortable failure aborts it and rewinds.
@@ -461,13 +415,10 @@ impl Core {
     fn offsets(&self) -> Result<TopicPartitionList, RuntimeError> {
         let mut tpl = TopicPartitionList::new();
         for task in self.tasks.values() {
-            for (topic, next) in &task.positions {
-                tpl.add_partition_offset(
-                    self.topics.input(*topic),
-                    task.partition,
-                    Offset::Offset(*next),
-                )
-                .map_err(|e| RuntimeError::kafka("building offsets", e))?;
+            for (input, next) in &task.positions {
+                let name = input_name(&self.logic, *input);
+                tpl.add_partition_offset(name, task.partition, Offset::Offset(*next))
+                    .map_err(|e| RuntimeError::kafka("building offsets", e))?;
             }
         }
         Ok(tpl)
@@ -486,7 +437,7 @@ impl Core {
         }
         let _ = self.sink.producer.context().take();
         for task in self.tasks.values_mut() {
-            task.discard_batch(Arc::clone(&self.policy));
+            task.discard_batch(&self.logic);
         }
         self.metrics.transactions.with_label_values(&["abort"]).inc();
         self.rewind(consumer)
@@ -507,7 +458,7 @@ impl Core {
         self.batch = None;
         self.outputs.clear();
         for task in self.tasks.values_mut() {
-            task.discard_batch(Arc::clone(&self.policy));
+            task.discard_batch(&self.logic);
         }
         self.sink.producer = (self.new_producer)()?;
         self.metrics.producer_rebuilds.inc();
@@ -517,7 +468,7 @@ impl Core {
     fn rewind(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
         let mut tpl = TopicPartitionList::new();
         for partition in self.tasks.keys() {
-            for (_, name) in self.topics.inputs() {
+            for name in self.logic.inputs() {
                 tpl.add_partition(name, *partition);
             }
         }
@@ -538,15 +489,38 @@ impl Core {
         }
         for task in self.tasks.values_mut() {
             for input in &mut task.queues {
-                let name = self.topics.input(input.topic);
+                let name = input_name(&self.logic, input.input);
                 throttle(consumer, name, task.partition, 0, &mut input.paused)?;
             }
         }
         Ok(())
     }
 
-    /// Partitions revoked: commit (or abort when the assignment was lost), then close their tasks.
-    pub(crate) fn revoke(
+    /// Commits and closes everything (shutdown).
+    pub(crate) fn close(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
+        self.commit(consumer)?;
+        self.restoring.clear(&self.restorer);
+        for (_, task) in std::mem::take(&mut self.tasks) {
+            task.store.flush()?;
+        }
+        self.metrics.tasks_running.set(0);
+        Ok(())
+    }
+}
+
+impl<L: TaskLogic> Assignments for Core<L> {
+    fn assignment_received(&mut self) {
+        self.assignment_seen = true;
+    }
+
+    fn assigned(&mut self, partition: i32, queues: Vec<InputQueue>) {
+        if !self.tasks.contains_key(&partition) {
+            self.restoring.assigned(partition, queues);
+        }
+        self.metrics.tasks_restoring.set(self.restoring.len() as i64);
+    }
+
+    fn revoke(
         &mut self,
         consumer: &GroupConsumer,
         partitions: &[i32],
@@ -567,88 +541,50 @@ impl Core {
         Ok(())
     }
 
-    /// Commits and closes everything (shutdown).
-    pub(crate) fn close(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
-        self.commit(consumer)?;
-        self.restoring.clear(&self.restorer);
-        for (_, task) in std::mem::take(&mut self.tasks) {
-            task.store.flush()?;
-        }
-        self.metrics.tasks_running.set(0);
-        Ok(())
+    fn fail(&mut self, error: RuntimeError) {
+        self.fatal.get_or_insert(error);
     }
+}
+
+/// Name of input `input` of `logic` (empty for an index it does not have).
+fn input_name<L: TaskLogic>(logic: &L, input: usize) -> &str {
+    logic.inputs().get(input).map_or("", String::as_str)
+}
+
+/// Where an input record was read.
+struct Source<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+fn dead_letter(
+    sink: &mut Sink,
+    processor: &str,
+    at: Source<'_>,
+    rejected: Rejected,
+    now: i64,
+) -> Result<(), RuntimeError> {
+    let Rejected { timestamp, key, value, class, message, schema_id } = rejected;
+    let Source { topic, partition, offset } = at;
+    tracing::warn!(topic, partition, offset, ?class, error = %message, "record dead-lettered");
+    let dead = DeadLetter {
+        topic,
+        partition,
+        offset,
+        timestamp,
+        key: key.as_deref(),
+        value: value.as_deref(),
+        class,
+        message,
+        schema_id,
+    };
+    sink.dead_letter(dead, processor, now)
 }
 
 enum Failure {
     Abort(String),
     Stop(RuntimeError),
-}
-
-/// A decoded event that goes to the DLQ: its value is re-encoded (the same schema, so the
-/// same bytes a consumer of the input topic would decode) since the read buffer is gone.
-fn dead_event(
-    sink: &Sink,
-    offset: i64,
-    event: &CanonicalEvent,
-    class: ErrorClass,
-    message: String,
-) -> Buffered {
-    let mut value = Vec::new();
-    let value = sink.codec().encode_event(event, &mut value).ok().map(|()| value);
-    // Confluent framing: magic byte 0, then the schema id big-endian.
-    let schema_id = value
-        .as_deref()
-        .and_then(|v| v.get(1..5))
-        .and_then(|id| <[u8; 4]>::try_from(id).ok())
-        .map(u32::from_be_bytes);
-    Buffered::Dead {
-        offset,
-        timestamp: Some(event.header().event_time),
-        key: Some(event.partition_key().to_string().into_bytes()),
-        value,
-        class,
-        message,
-        schema_id,
-    }
-}
-
-/// Decodes a fetched record, or turns it into a dead letter saying why it cannot be used.
-fn decode(sink: &Sink, topic: CanonicalTopic, msg: &BorrowedMessage<'_>) -> Buffered {
-    let dead = |class, message, schema_id| Buffered::Dead {
-        offset: msg.offset(),
-        timestamp: msg.timestamp().to_millis(),
-        key: msg.key().map(<[u8]>::to_vec),
-        value: msg.payload().map(<[u8]>::to_vec),
-        class,
-        message,
-        schema_id,
-    };
-    let event = loop {
-        match sink.codec().decode(topic, msg.payload()) {
-            Ok(event) => break event,
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            Err(e) => {
-                let schema_id = e.schema_id();
-                return dead(ErrorClass::Deserialization, e.to_string(), schema_id);
-            }
-        }
-    };
-    let header = event.header();
-    let key = msg.key().unwrap_or_default();
-    if !key_matches(key, &header.tenant_id, &header.site_id, event.sku()) {
-        let message = format!(
-            "record key {:?} is not tenant|site|sku of its value ({}|{}|{}); canonical topics must be keyed by it",
-            String::from_utf8_lossy(key),
-            header.tenant_id,
-            header.site_id,
-            event.sku()
-        );
-        return dead(ErrorClass::Validation, message, None);
-    }
-    Buffered::Event { offset: msg.offset(), event }
 }
 
 /// Pauses a partition whose buffer is full, resumes it once it has drained below half.
@@ -674,10 +610,6 @@ fn throttle(
         .map_err(|e| RuntimeError::kafka(format!("pausing or resuming {topic}/{partition}"), e))?;
     *paused = pause;
     Ok(())
-}
-
-fn detect_failure(e: DetectError) -> RuntimeError {
-    RuntimeError::Detect(e.to_string())
 }
 
 fn is_fenced(e: &KafkaError) -> bool {

@@ -1,9 +1,12 @@
-//! invex-runtime: runs invex's pure detectors on Kafka.
+//! invex-runtime: runs invex's processors on Kafka.
 //!
 //! - [`Processor`]: a consumer group member that owns tasks (one per input partition number,
-//!   co-partitioned across every canonical topic), each with its own RocksDB state, and commits
+//!   co-partitioned across every input topic), each with its own RocksDB state, and commits
 //!   outputs, changelog records and input offsets in one Kafka transaction (exactly-once, the
-//!   default) or flushes then commits offsets (at-least-once).
+//!   default) or flushes then commits offsets (at-least-once). It runs one of two logics
+//!   ([`ProcessorKind`]): `detect` (canonical events through the pure detectors) or
+//!   `normalize` (vendor records on raw topics to canonical events, see [`normalize`]); the
+//!   core is the same for both.
 //! - [`Codec`]: Avro in the Confluent wire format, schemas from a [`SchemaResolver`]
 //!   (Schema Registry or the embedded `schemas/`).
 //! - [`RuntimeConfig`]: TOML + `INVEX_*` environment, validated with every error at once.
@@ -21,7 +24,9 @@ mod delivery;
 mod error;
 mod fencing;
 mod http;
+mod kind;
 mod lag;
+mod logic;
 mod metrics;
 pub mod normalize;
 mod ordering;
@@ -42,6 +47,8 @@ pub use config::{ConfigErrors, Guarantee, LateRecords, RuntimeConfig, SchemaSour
 pub use core::{Clock, system_clock};
 pub use error::RuntimeError;
 pub use http::serve_admin;
+pub use kind::{NormalizeConfig, ProcessorKind};
+pub use logic::NORMALIZE_STORES;
 pub use metrics::{Metrics, StateGauges};
 pub use processor::{Processor, ProcessorHandle, base_client_config};
 pub use progress::CommittedOffsets;

@@ -3,10 +3,12 @@
 //! Names follow Kafka Streams where one exists (process, process-latency, commit-latency,
 //! dropped-records, restore) so existing dashboards translate, with the `invex_` prefix and
 //! Prometheus units. Labels are low-cardinality by construction: output, error class, result,
-//! and topic and partition for consumer lag (bounded by the topology); never a SKU.
+//! source (a loaded source file), and topic and partition (bounded by the topology); never a
+//! SKU.
 
 use crate::progress::CommittedOffsets;
 use invex_state::StateProperties;
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -48,6 +50,10 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// RocksDB numbers summed over the instance's task databases.
     pub state: StateGauges,
+    /// Canonical events the normalize processor published, by source and canonical topic.
+    pub normalize_events: IntCounterVec,
+    /// Events the normalize processor dropped as retries of a published one, by source.
+    pub normalize_duplicates: IntCounterVec,
 }
 
 /// RocksDB properties as gauges (see [`StateProperties`] for what each one means).
@@ -183,8 +189,33 @@ impl Metrics {
                 g
             },
             state: StateGauges::new(&r)?,
+            normalize_events: {
+                let c = IntCounterVec::new(
+                    Opts::new("invex_normalize_events_total", "Canonical events published"),
+                    &["source", "topic"],
+                )?;
+                r.register(Box::new(c.clone()))?;
+                c
+            },
+            normalize_duplicates: counter_vec(
+                &r,
+                "invex_normalize_duplicates_total",
+                "Events dropped as duplicates within the dedupe TTL",
+                "source",
+            )?,
             registry: r,
         })
+    }
+
+    /// The sum of every child of `counters` (e.g. `Metrics::total(&metrics.outputs)`: records
+    /// produced to every output together).
+    pub fn total(counters: &IntCounterVec) -> u64 {
+        counters
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
     }
 
     /// Prometheus text exposition of every metric.
@@ -195,5 +226,19 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn total_sums_every_child() {
+        let metrics = Metrics::new().unwrap();
+        assert_eq!(Metrics::total(&metrics.outputs), 0);
+        metrics.outputs.with_label_values(&["wh.count"]).inc_by(2);
+        metrics.outputs.with_label_values(&["wh.pick"]).inc();
+        assert_eq!(Metrics::total(&metrics.outputs), 3);
     }
 }

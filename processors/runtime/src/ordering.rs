@@ -1,5 +1,5 @@
 //! Which record a task processes next: the one with the smallest event time among the heads
-//! of its partitions (one per canonical topic), as Kafka Streams' partition group does.
+//! of its partitions (one per input topic), as Kafka Streams' partition group does.
 //!
 //! Events of one item arrive on several topics (picks, counts, book snapshots); each topic
 //! partition is ordered, but the consumer delivers them interleaved as its fetches complete.
@@ -10,50 +10,43 @@
 //! up, the task waits at most `max_idle` (like `max.task.idle.ms`) and then proceeds: a
 //! partition that has nothing to say cannot stall its task forever.
 //!
-//! Ties (same event time) go to the topic that comes first in [`CanonicalTopic::ALL`], then to
-//! offset order, so the order is deterministic for a given input.
+//! Ties (same event time) go to the input that comes first in the logic's input list (for
+//! detect, [`invex_model::CanonicalTopic::ALL`] order), then to offset order, so the order is
+//! deterministic for a given input.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use invex_model::{CanonicalEvent, CanonicalTopic, ErrorClass};
+use crate::logic::Rejected;
 
 /// A record read from one input partition, decoded or refused.
-// Events are the common case and dead letters rare: boxing the event would cost an allocation
+// Inputs are the common case and dead letters rare: boxing the input would cost an allocation
 // per record to save buffer space only while dead letters are queued.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Buffered {
-    /// A decoded canonical event.
-    Event {
+pub(crate) enum Buffered<I> {
+    /// A decoded input.
+    Record {
         /// Offset it was read at.
         offset: i64,
-        /// The event.
-        event: CanonicalEvent,
+        /// Ordering (event) time.
+        time: i64,
+        /// The input.
+        input: I,
     },
     /// A record that goes to the DLQ when it reaches the head.
     Dead {
         /// Offset it was read at.
         offset: i64,
-        /// Record timestamp.
-        timestamp: Option<i64>,
-        /// Original key.
-        key: Option<Vec<u8>>,
-        /// Original value.
-        value: Option<Vec<u8>>,
-        /// Error class.
-        class: ErrorClass,
-        /// Reason.
-        message: String,
-        /// Schema id of the frame, if any.
-        schema_id: Option<u32>,
+        /// What it was and why it is refused.
+        rejected: Rejected,
     },
 }
 
-impl Buffered {
+impl<I> Buffered<I> {
     /// Ordering time: dead letters go first so they never hold back their partition.
     fn time(&self) -> i64 {
         match self {
-            Self::Event { event, .. } => event.header().event_time,
+            Self::Record { time, .. } => *time,
             Self::Dead { .. } => i64::MIN,
         }
     }
@@ -61,52 +54,51 @@ impl Buffered {
     /// Offset the record was read at.
     pub(crate) fn offset(&self) -> i64 {
         match self {
-            Self::Event { offset, .. } | Self::Dead { offset, .. } => *offset,
+            Self::Record { offset, .. } | Self::Dead { offset, .. } => *offset,
         }
     }
 }
 
-#[derive(Default)]
-struct Queue {
-    records: VecDeque<Buffered>,
+struct Queue<I> {
+    records: VecDeque<Buffered<I>>,
     caught_up: bool,
 }
 
-/// The buffered records of one task, per canonical topic.
-pub(crate) struct PartitionGroup {
-    queues: Vec<Queue>,
+/// The buffered records of one task, per input (by input index).
+pub(crate) struct PartitionGroup<I> {
+    queues: Vec<Queue<I>>,
     waiting_since: Option<Instant>,
 }
 
-fn index(topic: CanonicalTopic) -> usize {
-    CanonicalTopic::ALL.iter().position(|t| *t == topic).unwrap_or(0)
-}
-
-impl Default for PartitionGroup {
-    fn default() -> Self {
+impl<I> PartitionGroup<I> {
+    /// An empty group over `inputs` inputs.
+    pub(crate) fn new(inputs: usize) -> Self {
         Self {
-            queues: CanonicalTopic::ALL.iter().map(|_| Queue::default()).collect(),
+            queues: (0..inputs)
+                .map(|_| Queue { records: VecDeque::new(), caught_up: false })
+                .collect(),
             waiting_since: None,
         }
     }
-}
 
-impl PartitionGroup {
-    /// Buffers a record of `topic`.
-    pub(crate) fn push(&mut self, topic: CanonicalTopic, record: Buffered) {
-        let queue = &mut self.queues[index(topic)];
-        queue.caught_up = false;
-        queue.records.push_back(record);
+    /// Buffers a record of `input`.
+    pub(crate) fn push(&mut self, input: usize, record: Buffered<I>) {
+        if let Some(queue) = self.queues.get_mut(input) {
+            queue.caught_up = false;
+            queue.records.push_back(record);
+        }
     }
 
-    /// The consumer reached the end of `topic`'s partition.
-    pub(crate) fn caught_up(&mut self, topic: CanonicalTopic) {
-        self.queues[index(topic)].caught_up = true;
+    /// The consumer reached the end of `input`'s partition.
+    pub(crate) fn caught_up(&mut self, input: usize) {
+        if let Some(queue) = self.queues.get_mut(input) {
+            queue.caught_up = true;
+        }
     }
 
-    /// Records buffered for `topic`.
-    pub(crate) fn buffered(&self, topic: CanonicalTopic) -> usize {
-        self.queues[index(topic)].records.len()
+    /// Records buffered for `input`.
+    pub(crate) fn buffered(&self, input: usize) -> usize {
+        self.queues.get(input).map_or(0, |q| q.records.len())
     }
 
     /// Drops every buffered record (after a rewind).
@@ -118,12 +110,12 @@ impl PartitionGroup {
         self.waiting_since = None;
     }
 
-    /// The next record to process, if the task may process one now.
+    /// The next record to process and its input, if the task may process one now.
     pub(crate) fn next(
         &mut self,
         now: Instant,
         max_idle: Duration,
-    ) -> Option<(CanonicalTopic, Buffered)> {
+    ) -> Option<(usize, Buffered<I>)> {
         let mut best: Option<(usize, i64)> = None;
         let mut undecided = false;
         for (i, q) in self.queues.iter().enumerate() {
@@ -143,101 +135,71 @@ impl PartitionGroup {
         }
         self.waiting_since = None;
         let record = self.queues[i].records.pop_front()?;
-        Some((CanonicalTopic::ALL[i], record))
+        Some((i, record))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use invex_model::{EpcisAction, EventHeader, SourceSystem, TaskEvent, TaskStatus, TaskType};
+    use invex_model::ErrorClass;
 
-    fn event(time: i64) -> CanonicalEvent {
-        CanonicalEvent::Task(TaskEvent {
-            header: EventHeader {
-                event_id: format!("e{time}"),
-                event_time: time,
-                event_tz_offset: "+00:00".into(),
-                record_time: time,
-                tenant_id: "t".into(),
-                site_id: "s".into(),
-                source_system: SourceSystem::Wms,
-                source_seq: 0,
-                operator_id: None,
-                device_id: None,
-                action: EpcisAction::Observe,
-                biz_step: "storing".into(),
-                disposition: None,
-                error_declaration: None,
-            },
-            task_id: "k".into(),
-            task_type: TaskType::Move,
-            status: TaskStatus::Confirmed,
-            sku: "x".into(),
-            lot: None,
-            quantity: 1,
-            uom: "EA".into(),
-            from_location_id: "a".into(),
-            suggested_location_id: None,
-            actual_location_id: Some("b".into()),
-            override_reason: None,
-            lpn: None,
-        })
+    use super::*;
+
+    /// Inputs of the tests, named like the canonical topics they stand for.
+    const SCAN: usize = 0;
+    const RECEIPT: usize = 1;
+    const PICK: usize = 2;
+    const COUNT: usize = 3;
+    const INPUTS: usize = 4;
+
+    fn record(offset: i64, time: i64) -> Buffered<()> {
+        Buffered::Record { offset, time, input: () }
     }
 
-    fn all_caught_up(group: &mut PartitionGroup) {
-        for t in CanonicalTopic::ALL {
-            group.caught_up(t);
+    fn all_caught_up(group: &mut PartitionGroup<()>) {
+        for input in 0..INPUTS {
+            group.caught_up(input);
         }
     }
 
-    fn times(group: &mut PartitionGroup, now: Instant) -> Vec<(CanonicalTopic, i64)> {
+    fn times(group: &mut PartitionGroup<()>, now: Instant) -> Vec<(usize, i64)> {
         std::iter::from_fn(|| group.next(now, Duration::ZERO)).map(|(t, r)| (t, r.time())).collect()
     }
 
     #[test]
-    fn releases_the_earliest_head_across_topics() {
-        let mut g = PartitionGroup::default();
+    fn releases_the_earliest_head_across_inputs() {
+        let mut g = PartitionGroup::new(INPUTS);
         all_caught_up(&mut g);
-        g.push(CanonicalTopic::Count, Buffered::Event { offset: 0, event: event(30) });
-        g.push(CanonicalTopic::Pick, Buffered::Event { offset: 0, event: event(10) });
-        g.push(CanonicalTopic::Pick, Buffered::Event { offset: 1, event: event(40) });
-        g.push(CanonicalTopic::Receipt, Buffered::Event { offset: 0, event: event(30) });
+        g.push(COUNT, record(0, 30));
+        g.push(PICK, record(0, 10));
+        g.push(PICK, record(1, 40));
+        g.push(RECEIPT, record(0, 30));
         let order = times(&mut g, Instant::now());
-        assert_eq!(
-            order,
-            vec![
-                (CanonicalTopic::Pick, 10),
-                (CanonicalTopic::Receipt, 30),
-                (CanonicalTopic::Count, 30),
-                (CanonicalTopic::Pick, 40)
-            ]
-        );
+        assert_eq!(order, vec![(PICK, 10), (RECEIPT, 30), (COUNT, 30), (PICK, 40)]);
     }
 
     #[test]
-    fn waits_for_a_topic_that_is_not_caught_up_but_only_up_to_max_idle() {
-        let mut g = PartitionGroup::default();
+    fn waits_for_an_input_that_is_not_caught_up_but_only_up_to_max_idle() {
+        let mut g = PartitionGroup::new(INPUTS);
         all_caught_up(&mut g);
-        g.push(CanonicalTopic::Count, Buffered::Event { offset: 0, event: event(30) });
-        g.push(CanonicalTopic::Pick, Buffered::Event { offset: 0, event: event(10) });
+        g.push(COUNT, record(0, 30));
+        g.push(PICK, record(0, 10));
         assert!(g.next(Instant::now(), Duration::ZERO).is_some());
         // Pick is now empty and, having just received data, not known to be caught up.
         let t0 = Instant::now();
         assert!(g.next(t0, Duration::from_millis(100)).is_none());
         assert!(g.next(t0 + Duration::from_millis(50), Duration::from_millis(100)).is_none());
-        let (topic, _) =
+        let (input, _) =
             g.next(t0 + Duration::from_millis(100), Duration::from_millis(100)).unwrap();
-        assert_eq!(topic, CanonicalTopic::Count);
+        assert_eq!(input, COUNT);
     }
 
     #[test]
     fn dead_letters_never_wait_and_clear_forgets_everything() {
-        let mut g = PartitionGroup::default();
+        let mut g = PartitionGroup::new(INPUTS);
         all_caught_up(&mut g);
-        g.push(CanonicalTopic::Pick, Buffered::Event { offset: 0, event: event(5) });
-        let dead = Buffered::Dead {
-            offset: 7,
+        g.push(PICK, record(0, 5));
+        let rejected = Rejected {
             timestamp: None,
             key: None,
             value: Some(vec![1]),
@@ -245,11 +207,11 @@ mod tests {
             message: "bad".into(),
             schema_id: None,
         };
-        g.push(CanonicalTopic::Scan, dead);
-        let (topic, first) = g.next(Instant::now(), Duration::ZERO).unwrap();
-        assert_eq!((topic, first.offset()), (CanonicalTopic::Scan, 7));
+        g.push(SCAN, Buffered::Dead { offset: 7, rejected });
+        let (input, first) = g.next(Instant::now(), Duration::ZERO).unwrap();
+        assert_eq!((input, first.offset()), (SCAN, 7));
         g.clear();
-        assert_eq!(g.buffered(CanonicalTopic::Pick), 0);
+        assert_eq!(g.buffered(PICK), 0);
         assert!(g.next(Instant::now(), Duration::ZERO).is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! The detect processor's main loop: one thread, one group consumer, one producer.
+//! A processor's main loop: one thread, one group consumer, one producer, for any logic
+//! (detect or normalize, see `crate::logic`).
 //!
 //! The loop polls one record at a time, processes it into the open batch, fires wall-clock
 //! timers once per tick, and commits the batch every commit interval (100 ms by default under
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use invex_detect::{Engine, Policy};
+use invex_detect::Policy;
 use invex_state::SharedResources;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer;
@@ -21,14 +22,19 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::admin::{detect_topics, verify};
+use crate::admin::verify;
 use crate::codec::Codec;
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::core::{Clock, Core, CoreParts, GroupConsumer, system_clock};
 use crate::delivery::DeliveryTracker;
 use crate::error::RuntimeError;
+use crate::kind::ProcessorKind;
+use crate::logic::TaskLogic;
+use crate::logic::detect::DetectLogic;
+use crate::logic::normalize::NormalizeLogic;
 use crate::metrics::Metrics;
-use crate::rebalance::GroupContext;
+use crate::normalize::Normalizer;
+use crate::rebalance::{Assignments, GroupContext};
 use crate::restore::Restorer;
 use crate::schema::resolver_for;
 use crate::sink::{ProducerFactory, Sink};
@@ -63,10 +69,16 @@ impl ProcessorHandle {
     }
 }
 
-/// A configured detect processor, not yet connected.
+/// What a processor runs.
+enum Logic {
+    Detect(Arc<Policy>),
+    Normalize(Arc<Normalizer>),
+}
+
+/// A configured processor, not yet connected.
 pub struct Processor {
     cfg: Arc<RuntimeConfig>,
-    policy: Arc<Policy>,
+    logic: Logic,
     clock: Clock,
     handle: ProcessorHandle,
 }
@@ -94,12 +106,22 @@ fn short_hash(path: &Path) -> String {
 }
 
 impl Processor {
-    /// A processor for `cfg` running `policy`.
+    /// A detect processor for `cfg` running `policy`.
     pub fn new(cfg: RuntimeConfig, policy: Policy) -> Result<Self, RuntimeError> {
+        Self::with_logic(cfg, Logic::Detect(Arc::new(policy)))
+    }
+
+    /// A normalize processor for `cfg` mapping with `normalizer`'s sources (see
+    /// [`crate::NormalizeConfig::load_sources`]).
+    pub fn normalize(cfg: RuntimeConfig, normalizer: Normalizer) -> Result<Self, RuntimeError> {
+        Self::with_logic(cfg, Logic::Normalize(Arc::new(normalizer)))
+    }
+
+    fn with_logic(cfg: RuntimeConfig, logic: Logic) -> Result<Self, RuntimeError> {
         let metrics = Metrics::new().map_err(|e| RuntimeError::Setup(format!("metrics: {e}")))?;
         Ok(Self {
             cfg: Arc::new(cfg),
-            policy: Arc::new(policy),
+            logic,
             clock: system_clock(),
             handle: ProcessorHandle {
                 shutdown: Arc::new(AtomicBool::new(false)),
@@ -120,14 +142,42 @@ impl Processor {
         self.handle.clone()
     }
 
+    /// Which processor this is.
+    pub fn kind(&self) -> ProcessorKind {
+        match self.logic {
+            Logic::Detect(_) => ProcessorKind::Detect,
+            Logic::Normalize(_) => ProcessorKind::Normalize,
+        }
+    }
+
     /// Runs until shutdown is requested or a fatal error occurs.
     pub fn run(self) -> Result<(), RuntimeError> {
+        let topics = Topics::new(&self.cfg.topic_prefix, &self.cfg.application_id);
+        let metrics = &self.handle.metrics;
+        match &self.logic {
+            Logic::Detect(policy) => {
+                let logic =
+                    DetectLogic::new(Arc::clone(policy), &self.cfg, &topics, metrics.clone());
+                self.run_logic(topics, logic)
+            }
+            Logic::Normalize(normalizer) => {
+                let logic =
+                    NormalizeLogic::new(Arc::clone(normalizer), &self.cfg, &topics, metrics);
+                self.run_logic(topics, logic)
+            }
+        }
+    }
+
+    fn run_logic<L: TaskLogic>(&self, topics: Topics, logic: L) -> Result<(), RuntimeError> {
         let cfg = Arc::clone(&self.cfg);
         let base = base_client_config(&cfg);
-        let topics = Topics::new(&cfg.topic_prefix, &cfg.application_id);
-        let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
-        let partitions = verify(&base, &detect_topics(&topics, &stores, 1, 1))?;
-        tracing::info!(partitions, application = %cfg.application_id, "topics verified");
+        let partitions = verify(&base, &logic.topic_specs(&topics))?;
+        tracing::info!(
+            partitions,
+            processor = L::PROCESSOR,
+            application = %cfg.application_id,
+            "topics verified"
+        );
         let new_producer: ProducerFactory = {
             let (cfg, base) = (Arc::clone(&cfg), base.clone());
             Box::new(move || create_producer(&cfg, &base))
@@ -136,11 +186,12 @@ impl Processor {
         let resolver = resolver_for(&cfg.schema).map_err(|e| RuntimeError::Setup(e.to_string()))?;
         let codec = Codec::new(resolver, &topics)?;
         let metrics = self.handle.metrics.clone();
-        let sink = Sink::new(producer, codec, &topics, &stores, &cfg, metrics.clone());
+        let sink = Sink::new(producer, codec, &topics, logic.stores(), metrics.clone());
+        let inputs = logic.inputs().to_vec();
         let core = Core::new(CoreParts {
             cfg: Arc::clone(&cfg),
-            topics: topics.clone(),
-            policy: Arc::clone(&self.policy),
+            topics,
+            logic,
             sink,
             restorer: Restorer::new(&base)?,
             shared: SharedResources::new(cfg.memory_budget_bytes)?,
@@ -149,10 +200,13 @@ impl Processor {
             new_producer,
         });
         let core = Arc::new(Mutex::new(core));
-        let inputs = topics.inputs().to_vec();
-        let driver = inputs[0].1.clone();
+        let driver = inputs
+            .first()
+            .cloned()
+            .ok_or_else(|| RuntimeError::Setup("the processor has no input topic".into()))?;
+        let assignments: Arc<Mutex<dyn Assignments>> = core.clone();
         let context = GroupContext {
-            core: Arc::clone(&core),
+            core: assignments,
             driver,
             inputs,
             consumer: OnceLock::new(),
@@ -208,7 +262,11 @@ impl Processor {
         Ok(consumer)
     }
 
-    fn poll_loop(&self, consumer: &GroupConsumer, core: &Mutex<Core>) -> Result<(), RuntimeError> {
+    fn poll_loop<L: TaskLogic>(
+        &self,
+        consumer: &GroupConsumer,
+        core: &Mutex<Core<L>>,
+    ) -> Result<(), RuntimeError> {
         let mut last_tick = Instant::now();
         let mut last_state_metrics = Instant::now();
         let mut idle = false;
@@ -245,10 +303,10 @@ impl Processor {
     }
 
     /// One round: restore, read, process, tick, commit. True if it read or processed records.
-    fn step(
+    fn step<L: TaskLogic>(
         &self,
         consumer: &GroupConsumer,
-        core: &mut Core,
+        core: &mut Core<L>,
         last_tick: &mut Instant,
     ) -> Result<bool, RuntimeError> {
         if let Some(e) = core.fatal.take() {
@@ -296,7 +354,7 @@ fn create_producer(
     Ok(producer)
 }
 
-fn lock(core: &Mutex<Core>) -> Result<MutexGuard<'_, Core>, RuntimeError> {
+fn lock<L: TaskLogic>(core: &Mutex<Core<L>>) -> Result<MutexGuard<'_, Core<L>>, RuntimeError> {
     core.lock()
         .map_err(|_| RuntimeError::Setup("processor core lock poisoned by an earlier panic".into()))
 }

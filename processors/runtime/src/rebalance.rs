@@ -1,9 +1,9 @@
 //! Group membership: how tasks are assigned, and what happens when they move.
 //!
-//! The consumer group subscribes to ONE driver topic (the first canonical topic); the group's
-//! assignor (cooperative-sticky by default) distributes its partitions. Each assigned driver
-//! partition `p` is a task, and this context extends the assignment to partition `p` of every
-//! other canonical topic. That is how co-partitioning is guaranteed without a custom assignor:
+//! The consumer group subscribes to ONE driver topic (the processor's first input topic); the
+//! group's assignor (cooperative-sticky by default) distributes its partitions. Each assigned
+//! driver partition `p` is a task, and this context extends the assignment to partition `p` of
+//! every other input topic. That is how co-partitioning is guaranteed without a custom assignor:
 //! librdkafka's built-in assignors place partitions of different topics independently, so
 //! subscribing to all topics could split one task across two instances. Offsets of every
 //! topic are still committed through the group (the coordinator does not check ownership).
@@ -24,19 +24,38 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 
-use invex_model::CanonicalTopic;
-
-use crate::core::Core;
+use crate::core::GroupConsumer;
 use crate::error::RuntimeError;
 use crate::lag;
 use crate::metrics::Metrics;
 use crate::task::InputQueue;
 
+/// What the rebalance callbacks do to the processing core (whatever its logic).
+pub(crate) trait Assignments: Send {
+    /// The group has assigned partitions to this instance (possibly none: more instances
+    /// than partitions); readiness waits for this.
+    fn assignment_received(&mut self);
+    /// A partition number newly assigned, with its input queues: it restores before it
+    /// processes.
+    fn assigned(&mut self, partition: i32, queues: Vec<InputQueue>);
+    /// Partitions revoked: commit (or abort when the assignment was lost), then close their
+    /// tasks.
+    fn revoke(
+        &mut self,
+        consumer: &GroupConsumer,
+        partitions: &[i32],
+        lost: bool,
+    ) -> Result<(), RuntimeError>;
+    /// A callback failed: the processing loop stops with `error` at its next round.
+    fn fail(&mut self, error: RuntimeError);
+}
+
 /// Consumer context of the group consumer.
 pub(crate) struct GroupContext {
-    pub(crate) core: Arc<Mutex<Core>>,
+    pub(crate) core: Arc<Mutex<dyn Assignments>>,
     pub(crate) driver: String,
-    pub(crate) inputs: Vec<(CanonicalTopic, String)>,
+    /// Input topic names, by input index.
+    pub(crate) inputs: Vec<String>,
     /// The consumer itself, to split per-partition queues; set right after it is created.
     pub(crate) consumer: OnceLock<Weak<BaseConsumer<GroupContext>>>,
     /// Where statistics land (consumer lag).
@@ -49,7 +68,7 @@ impl GroupContext {
     fn expand(&self, partitions: &[i32]) -> TopicPartitionList {
         let mut tpl = TopicPartitionList::new();
         for p in partitions {
-            for (_, topic) in &self.inputs {
+            for topic in &self.inputs {
                 tpl.add_partition(topic, *p);
             }
         }
@@ -63,7 +82,7 @@ impl GroupContext {
     fn fail(&self, error: RuntimeError) {
         tracing::error!(%error, "rebalance failed");
         if let Ok(mut core) = self.core.lock() {
-            core.fatal.get_or_insert(error);
+            core.fail(error);
         }
     }
 
@@ -77,13 +96,14 @@ impl GroupContext {
             .ok_or_else(|| RuntimeError::Setup("consumer gone during a rebalance".into()))?;
         self.inputs
             .iter()
-            .map(|(topic, name)| {
+            .enumerate()
+            .map(|(input, name)| {
                 let queue = consumer.split_partition_queue(name, partition).ok_or_else(|| {
                     RuntimeError::Setup(format!("cannot split the queue of {name}/{partition}"))
                 })?;
                 // Paused until the task has restored (see `on_assign`): the first fill round of
                 // the running task resumes it.
-                Ok(InputQueue { topic: *topic, queue, paused: true })
+                Ok(InputQueue { input, queue, paused: true })
             })
             .collect()
     }

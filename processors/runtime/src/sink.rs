@@ -1,37 +1,29 @@
 //! Everything the processor writes: outputs, dead letters and changelog records.
 //!
 //! All of it goes through the one producer of the instance, so under exactly-once it all lands
-//! in the open transaction. Values are encoded into one reused buffer; `send` never blocks
-//! except when librdkafka's queue is full, where it polls (serving delivery reports) and retries.
+//! in the open transaction. What a processor's outputs are is its logic's business
+//! (`crate::logic`: it encodes them and calls [`Sink::send`]); dead letters and changelog
+//! records are written here. `send` never blocks except when librdkafka's queue is full, where
+//! it polls (serving delivery reports) and retries. The producer compresses nothing, so
+//! kafkajs-based consumers such as n8n can read every topic (gzip set through
+//! `kafka.properties` also suits them).
 //!
-//! Actions carry CloudEvents attributes in binary-mode `ce_*` headers (id = action id,
-//! subject = exception id, type = `com.invex.<action>.requested.v1`), plus `idempotency-key`.
-//! With `outputs.actions_json` on, every action is produced a second time, as JSON with the
-//! same headers (`content-type: application/json`), to `actions.json` in the same transaction:
-//! for n8n and other kafkajs-based consumers, which decode neither Avro nor snappy, lz4 or
-//! zstd batches (the producer compresses nothing; gzip set through `kafka.properties` also
-//! suits them).
 //! Dead letters keep the original key as record key and repeat their metadata as
 //! `invex.dlq.*` headers for tools that never decode values.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use invex_detect::Outputs;
-use invex_model::{ActionCommand, DlqEnvelope, ErrorClass};
+use invex_model::{DlqEnvelope, ErrorClass};
 use invex_state::ChangelogRecord;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord};
 
 use crate::codec::Codec;
-use crate::config::RuntimeConfig;
 use crate::delivery::DeliveryTracker;
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
 use crate::topics::{Output, Topics};
-
-const AVRO: &str = "application/avro";
-const JSON: &str = "application/json";
 
 /// Where a dead-lettered record came from and why it failed.
 pub(crate) struct DeadLetter<'a> {
@@ -54,14 +46,8 @@ pub(crate) type ProducerFactory =
 pub(crate) struct Sink {
     pub(crate) producer: BaseProducer<DeliveryTracker>,
     codec: Codec,
-    exceptions: String,
-    actions: String,
-    /// The JSON mirror of `actions`, when configured.
-    actions_json: Option<String>,
-    audit: String,
     dlq: String,
     changelogs: Vec<String>,
-    source: String,
     buf: Vec<u8>,
     metrics: Metrics,
 }
@@ -72,19 +58,13 @@ impl Sink {
         codec: Codec,
         topics: &Topics,
         stores: &[&str],
-        cfg: &RuntimeConfig,
         metrics: Metrics,
     ) -> Self {
         Self {
             producer,
             codec,
-            exceptions: topics.output(Output::Exceptions),
-            actions: topics.output(Output::Actions),
-            actions_json: cfg.actions_json.then(|| topics.output(Output::ActionsJson)),
-            audit: topics.output(Output::Audit),
             dlq: topics.output(Output::Dlq),
             changelogs: stores.iter().map(|s| topics.changelog(s)).collect(),
-            source: format!("urn:invex:{}", cfg.application_id),
             buf: Vec::with_capacity(1024),
             metrics,
         }
@@ -94,7 +74,9 @@ impl Sink {
         &self.codec
     }
 
-    fn send(
+    /// Produces one record (into the open transaction under exactly-once); `tag` is 0 for
+    /// outputs (see `crate::delivery`).
+    pub(crate) fn send(
         &self,
         topic: &str,
         partition: Option<i32>,
@@ -126,83 +108,6 @@ impl Sink {
                 Err((e, _)) => return Err(RuntimeError::kafka(format!("producing to {topic}"), e)),
             }
         }
-    }
-
-    /// Produces and drains every output of `outputs`.
-    pub(crate) fn emit(&mut self, outputs: &mut Outputs) -> Result<(), RuntimeError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let result = self.emit_with(outputs, &mut buf);
-        self.buf = buf;
-        outputs.clear();
-        result
-    }
-
-    fn emit_with(&self, outputs: &Outputs, buf: &mut Vec<u8>) -> Result<(), RuntimeError> {
-        for exception in &outputs.exceptions {
-            self.codec.encode_output(Output::Exceptions, exception, buf)?;
-            self.send(
-                &self.exceptions,
-                None,
-                Some(exception.exception_id.0.as_bytes()),
-                Some(buf),
-                None,
-                0,
-            )?;
-        }
-        for action in &outputs.actions {
-            self.codec.encode_output(Output::Actions, action, buf)?;
-            let headers = self.cloudevents(action, AVRO);
-            let key = Some(action.exception_id.0.as_bytes());
-            self.send(&self.actions, None, key, Some(buf), Some(headers), 0)?;
-            if let Some(mirror) = &self.actions_json {
-                buf.clear();
-                serde_json::to_writer(&mut *buf, action).map_err(|e| {
-                    RuntimeError::Setup(format!("action {} as JSON: {e}", action.action_id.0))
-                })?;
-                let headers = self.cloudevents(action, JSON);
-                self.send(mirror, None, key, Some(buf), Some(headers), 0)?;
-            }
-        }
-        for audit in &outputs.audit {
-            self.codec.encode_output(Output::Audit, audit, buf)?;
-            self.send(
-                &self.audit,
-                None,
-                Some(audit.exception_id.0.as_bytes()),
-                Some(buf),
-                None,
-                0,
-            )?;
-        }
-        let counts = [
-            ("exceptions", outputs.exceptions.len()),
-            ("actions", outputs.actions.len()),
-            ("actions.json", if self.actions_json.is_some() { outputs.actions.len() } else { 0 }),
-            ("audit", outputs.audit.len()),
-        ];
-        for (name, n) in counts {
-            if n > 0 {
-                self.metrics.outputs.with_label_values(&[name]).inc_by(n as u64);
-            }
-        }
-        Ok(())
-    }
-
-    fn cloudevents(&self, action: &ActionCommand, content_type: &str) -> OwnedHeaders {
-        let time =
-            UNIX_EPOCH + Duration::from_millis(u64::try_from(action.created_at).unwrap_or(0));
-        let time = humantime::format_rfc3339_millis(time).to_string();
-        let kind = action.action_type.cloudevents_type();
-        OwnedHeaders::new_with_capacity(9)
-            .insert(Header { key: "ce_specversion", value: Some("1.0") })
-            .insert(Header { key: "ce_id", value: Some(action.action_id.0.as_str()) })
-            .insert(Header { key: "ce_source", value: Some(self.source.as_str()) })
-            .insert(Header { key: "ce_type", value: Some(kind.as_str()) })
-            .insert(Header { key: "ce_subject", value: Some(action.exception_id.0.as_str()) })
-            .insert(Header { key: "ce_time", value: Some(time.as_str()) })
-            .insert(Header { key: "ce_datacontenttype", value: Some(content_type) })
-            .insert(Header { key: "content-type", value: Some(content_type) })
-            .insert(Header { key: "idempotency-key", value: Some(action.action_id.0.as_str()) })
     }
 
     /// Dead-letters one input record.

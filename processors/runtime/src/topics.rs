@@ -1,6 +1,8 @@
-//! Topic names of one deployment: the canonical inputs, the outputs and the changelogs.
+//! Topic names of one deployment: the canonical topics, the outputs, the raw topics of the
+//! vendor sources and the changelogs.
 //!
-//! Every name is the default of DESIGN.md behind the deployment's prefix. Changelog topics
+//! Every name is the default of DESIGN.md (or of a source file) behind the deployment's
+//! prefix. Changelog topics
 //! are `<prefix><application id>-<store>-changelog`: one per store, compacted, with the
 //! partition count of the inputs (a task's changelog partition is its input partition).
 
@@ -95,6 +97,11 @@ impl Topics {
         format!("{}{}", self.prefix, output.name())
     }
 
+    /// Name of a raw topic (a source file's `topic`).
+    pub fn raw(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
+    }
+
     /// Name of a store's changelog topic.
     pub fn changelog(&self, store: &str) -> String {
         format!("{}{}-{}-changelog", self.prefix, self.application_id, store)
@@ -113,6 +120,7 @@ mod tests {
         assert_eq!(t.canonical("wh.count"), None);
         assert_eq!(t.output(Output::Dlq), "acme.dlq");
         assert_eq!(t.changelog("ledger"), "acme.invex-detect-ledger-changelog");
+        assert_eq!(t.raw("raw.wms.webhook"), "acme.raw.wms.webhook");
         assert_eq!(t.inputs().len(), 11);
     }
 }

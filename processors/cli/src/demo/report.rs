@@ -5,15 +5,59 @@ use std::fmt;
 use std::time::Duration;
 
 use invex_model::ExceptionRecord;
+use invex_runtime::Metrics;
 use invex_sim::{Evaluation, evaluate};
 use serde::Serialize;
 
 use super::traffic::Traffic;
 
+/// What the normalize processor made of the raw traffic.
+#[derive(Debug, Serialize)]
+pub(crate) struct NormalizeSummary {
+    raw_records_by_source: BTreeMap<String, u64>,
+    raw_records_normalized: u64,
+    canonical_events_published: u64,
+    duplicates_dropped: u64,
+    dead_letters: u64,
+}
+
+impl NormalizeSummary {
+    pub(crate) fn of(traffic: &Traffic, metrics: &Metrics) -> Self {
+        Self {
+            raw_records_by_source: traffic
+                .by_vendor()
+                .iter()
+                .map(|(vendor, n)| (vendor.source_name().to_owned(), *n))
+                .collect(),
+            raw_records_normalized: metrics.records_in.get(),
+            canonical_events_published: Metrics::total(&metrics.outputs),
+            duplicates_dropped: Metrics::total(&metrics.normalize_duplicates),
+            dead_letters: Metrics::total(&metrics.dlq),
+        }
+    }
+}
+
+impl fmt::Display for NormalizeSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sources: Vec<String> =
+            self.raw_records_by_source.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        write!(
+            f,
+            "  normalize: {} raw records ({}), {} canonical events, {} duplicates dropped, {} dead letters",
+            self.raw_records_normalized,
+            sources.join(", "),
+            self.canonical_events_published,
+            self.duplicates_dropped,
+            self.dead_letters
+        )
+    }
+}
+
 /// What the demo did and how well invex found what the simulator injected.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     events_produced: u64,
+    normalize: NormalizeSummary,
     events_processed: u64,
     simulator_responses: u64,
     elapsed_secs: f64,
@@ -28,6 +72,7 @@ impl Report {
     pub(crate) fn build(
         traffic: &Traffic,
         exceptions: &BTreeMap<String, ExceptionRecord>,
+        normalize: NormalizeSummary,
         processed: u64,
         elapsed: Duration,
     ) -> Self {
@@ -55,6 +100,7 @@ impl Report {
         let secs = elapsed.as_secs_f64();
         Self {
             events_produced: traffic.produced(),
+            normalize,
             events_processed: processed,
             simulator_responses: traffic.responses(),
             elapsed_secs: secs,
@@ -79,6 +125,7 @@ impl fmt::Display for Report {
             self.elapsed_secs,
             self.events_per_sec
         )?;
+        writeln!(f, "{}", self.normalize)?;
         writeln!(f, "  exceptions by type / root cause:")?;
         for (k, n) in &self.exceptions_by_type_and_root_cause {
             writeln!(f, "    {k:<48} {n:>6}")?;

@@ -1,13 +1,23 @@
-//! The demo's side of Kafka: simulator events in, outputs read back, answers to actions out.
+//! The demo's side of Kafka: simulator traffic in, outputs read back, answers to actions out.
+//!
+//! Warehouses do not publish canonical events, their systems send what they send: every
+//! simulator event (and every answer to an action) is rendered by the system of record of its
+//! canonical topic ([`vendor_of`]: the ERP's IDoc export for ASN lines, book snapshots, item
+//! master and integration acknowledgements, the WMS's webhooks for everything else, so both
+//! shipped shapes carry traffic) and produced to that vendor's raw topic, keyed by the
+//! event's `tenant|site|sku` (a stable business key: dedupe is per task). The normalize
+//! processor maps it to the canonical topics. One raw topic per canonical topic keeps each
+//! canonical partition in its raw partition's order (a task orders records across its topics
+//! by event time, but within one partition by offset).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use invex_model::{ActionCommand, ActionType, CanonicalEvent, ExceptionRecord};
+use invex_model::{ActionCommand, ActionType, CanonicalEvent, CanonicalTopic, ExceptionRecord};
 use invex_runtime::{Codec, EmbeddedResolver, Output, RuntimeConfig, Topics, base_client_config};
-use invex_sim::Simulator;
+use invex_sim::{Simulator, Vendor};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -24,9 +34,19 @@ pub(crate) struct Traffic {
     exhausted: bool,
     produced: u64,
     responses: u64,
+    by_vendor: BTreeMap<Vendor, u64>,
     seen_actions: HashSet<String>,
     actions_by_type: BTreeMap<ActionType, u64>,
-    buf: Vec<u8>,
+}
+
+/// The vendor whose system is the system of record of `event`'s canonical topic.
+fn vendor_of(event: &CanonicalEvent) -> Vendor {
+    match event.topic() {
+        CanonicalTopic::Asn | CanonicalTopic::Book | CanonicalTopic::Item | CanonicalTopic::Ack => {
+            Vendor::ErpIdoc
+        }
+        _ => Vendor::WmsWebhook,
+    }
 }
 
 impl Traffic {
@@ -75,17 +95,19 @@ impl Traffic {
             exhausted: false,
             produced: 0,
             responses: 0,
+            by_vendor: BTreeMap::new(),
             seen_actions: HashSet::new(),
             actions_by_type: BTreeMap::new(),
-            buf: Vec::with_capacity(512),
         })
     }
 
+    /// Produces `event` as its vendor's raw record.
     fn send(&mut self, event: &CanonicalEvent) -> anyhow::Result<()> {
-        self.codec.encode_event(event, &mut self.buf)?;
+        let vendor = vendor_of(event);
+        let payload = vendor.render(event);
         let key = event.partition_key().to_string();
-        let topic = self.topics.input(event.topic());
-        let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(&self.buf);
+        let topic = self.topics.raw(vendor.raw_topic());
+        let mut record = BaseRecord::to(&topic).key(key.as_bytes()).payload(&payload);
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,
@@ -97,10 +119,11 @@ impl Traffic {
             }
         }
         self.produced += 1;
+        *self.by_vendor.entry(vendor).or_default() += 1;
         Ok(())
     }
 
-    /// Produces up to `max` simulator events.
+    /// Produces up to `max` simulator events as raw vendor records.
     pub(crate) fn produce_some(&mut self, max: usize) -> anyhow::Result<()> {
         for _ in 0..max {
             let Some(event) = self.simulator.next_event() else {
@@ -159,8 +182,14 @@ impl Traffic {
         self.exhausted
     }
 
+    /// Raw records produced (simulator events and answers).
     pub(crate) fn produced(&self) -> u64 {
         self.produced
+    }
+
+    /// Raw records produced, by vendor.
+    pub(crate) fn by_vendor(&self) -> &BTreeMap<Vendor, u64> {
+        &self.by_vendor
     }
 
     pub(crate) fn responses(&self) -> u64 {
