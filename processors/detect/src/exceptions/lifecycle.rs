@@ -30,6 +30,7 @@ use crate::detector::{Ctx, TimerKind};
 use crate::error::DetectError;
 use crate::governance::{self, Home};
 use crate::key::Key;
+use crate::policy::ApprovalTier;
 
 /// The open case of a subject, if any.
 pub(crate) fn find_open(ctx: &Ctx<'_>, subject: &SubjectRef) -> Result<Option<Case>, DetectError> {
@@ -308,17 +309,23 @@ fn request_approval(ctx: &Ctx<'_>, case: &mut Case, proposed: i64, at: i64) -> A
     request.approval_tier = Some(tier.name.clone());
     request.priority = tier.severity;
     case.proposed_adjustment = Some(proposed);
+    await_approval(case, tier, &request);
+    request
+}
+
+/// Puts `case` in AWAITING_APPROVAL on `request`, asked of `tier`.
+pub(super) fn await_approval(case: &mut Case, tier: &ApprovalTier, request: &ActionCommand) {
+    let request_id = &request.action_id.0;
     case.record.status = ExceptionStatus::AwaitingApproval;
     case.record.approval = Some(Approval {
         tier: tier.name.clone(),
         approver_group: tier.approver_group.clone(),
-        request_id: request.action_id.0.clone(),
+        request_id: request_id.clone(),
         decision: None,
         approver: None,
         decided_at: None,
     });
-    case.record.correlation.insert("approval_request_id".to_owned(), request.action_id.0.clone());
-    request
+    case.record.correlation.insert("approval_request_id".to_owned(), request_id.clone());
 }
 
 /// Emits the new version, its actions and audit records, and persists the case.

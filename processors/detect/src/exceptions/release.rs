@@ -10,10 +10,10 @@
 //! RELEASE_REJECTED with the stock still blocked.
 
 use invex_model::{
-    ActionCommand, ActionType, Approval, ApprovalDecision, Decision, ExceptionStatus, RequestedBy,
+    ActionCommand, ActionType, ApprovalDecision, Decision, ExceptionStatus, RequestedBy,
 };
 
-use super::lifecycle::{commit, issue};
+use super::lifecycle::{await_approval, commit, issue};
 use super::{ActionPlan, Case};
 use crate::cycle_count::AuditDraft;
 use crate::detector::Ctx;
@@ -55,16 +55,7 @@ pub(crate) fn request_release(
     let from = case.record.status;
     case.gov.release_requested = true;
     case.gov.approvals.clear();
-    case.record.status = ExceptionStatus::AwaitingApproval;
-    case.record.approval = Some(Approval {
-        tier: tier.name.clone(),
-        approver_group: tier.approver_group.clone(),
-        request_id: request.action_id.0.clone(),
-        decision: None,
-        approver: None,
-        decided_at: None,
-    });
-    case.record.correlation.insert("approval_request_id".to_owned(), request.action_id.0.clone());
+    await_approval(&mut case, &tier, &request);
     let mut details = std::collections::BTreeMap::new();
     details.insert("proposed_action".to_owned(), ActionType::ReleaseHold.as_str().to_owned());
     details.insert("tier".to_owned(), tier.name.clone());
