@@ -13,7 +13,7 @@ use invex_model::{
     SourceSystem, StockType, TaskEvent, TaskStatus, TaskType,
 };
 use invex_runtime::normalize::{ContentHash, Normalized, Normalizer};
-use invex_sim::{SimConfig, Simulator, Vendor};
+use invex_sim::{FaultKind, SimConfig, Simulator, Transport, Vendor};
 
 /// Renders `event` as `vendor` and normalizes it back, asserting one event comes out.
 fn round_trip(n: &Normalizer, vendor: Vendor, event: &CanonicalEvent) -> Normalized {
@@ -100,6 +100,34 @@ fn a_seeded_simulator_run_round_trips_through_every_vendor() {
     emitted.insert(CanonicalTopic::Approvals);
     assert_eq!(seen, emitted, "every event type the simulator emits was covered");
     assert!(seen.len() >= 7, "{seen:?}");
+}
+
+/// Normalize drops an event whose content hash it has seen as a vendor retry, so two distinct
+/// warehouse events must never hash equal: no transport noise, every event a real one.
+#[test]
+fn distinct_simulator_events_never_share_a_content_hash() {
+    let mut config = SimConfig {
+        seed: 5,
+        skus_per_site: 300,
+        duration_ms: 3 * 3_600_000,
+        transport: Transport { duplicate: 0.0, retry: 0.0, late: 0.0 },
+        ..SimConfig::default()
+    };
+    config.faults.repeated_no_read = 0.02;
+    let mut sim = Simulator::new(config).unwrap();
+    let mut first: BTreeMap<ContentHash, CanonicalEvent> = BTreeMap::new();
+    let mut no_reads = 0;
+    for event in sim.by_ref() {
+        if let CanonicalEvent::Scan(scan) = &event {
+            no_reads += usize::from(scan.scan_result == ScanResult::NoRead);
+        }
+        if let Some(earlier) = first.insert(ContentHash::of(&event), event.clone()) {
+            panic!("equal content:\n{earlier:?}\n{event:?}");
+        }
+    }
+    let repeated = sim.ground_truth().iter().filter(|f| f.kind == FaultKind::RepeatedNoRead);
+    assert!(repeated.count() >= 3, "the run has repeated no-reads to check");
+    assert!(no_reads >= 9, "{no_reads}");
 }
 
 #[test]

@@ -45,15 +45,31 @@ pub(crate) fn generate(cfg: &SimConfig, cat: &Catalog, rng: &mut ChaCha8Rng) -> 
     while let Some((time, activity)) = world.queue.pop() {
         world.run(time, activity);
     }
+    let (records, seqs) = in_time_order(world.out);
     Generated {
-        records: world.out,
+        records,
         books: world.books,
         faults: world.faults,
         injected: world.injected,
-        seqs: world.seqs,
+        seqs,
         next_count_number: world.numbers.count,
         snapshot_times: world.snapshot_times,
     }
+}
+
+/// `records` in event-time order, and numbered per source in that order.
+///
+/// An activity may emit events shortly before its own time (a picker's failed reads precede
+/// the pick), so emission order is nearly, not exactly, time order. The sort is stable: events
+/// of one instant keep the order they were emitted in. Source sequence numbers are given after
+/// the sort, so that each source's numbers rise with its event times as a real source's do.
+fn in_time_order(mut records: Vec<Record>) -> (Vec<Record>, SourceSeqs) {
+    records.sort_by_key(|r| r.time);
+    let mut seqs = SourceSeqs::default();
+    for record in &mut records {
+        record.seq = seqs.next(record.body.source());
+    }
+    (records, seqs)
 }
 
 /// Document numbers, one sequence per document kind.
@@ -79,7 +95,6 @@ pub(crate) struct World<'a> {
     pub(crate) numbers: Numbers,
     pub(crate) postings: Postings,
     out: Vec<Record>,
-    seqs: SourceSeqs,
 }
 
 impl<'a> World<'a> {
@@ -111,7 +126,6 @@ impl<'a> World<'a> {
             numbers: Numbers::default(),
             postings: Postings::default(),
             out: Vec::new(),
-            seqs: SourceSeqs::default(),
         }
     }
 
@@ -187,9 +201,9 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Emits an event at `time`; its source sequence number is given by [`in_time_order`].
     pub(crate) fn emit(&mut self, time: i64, body: Body) {
-        let seq = self.seqs.next(body.source());
-        self.out.push(Record { time, seq, body });
+        self.out.push(Record { time, seq: 0, body });
     }
 
     /// One ERP row per storage location (dock stock is goods-receipt stock the ERP does not

@@ -6,9 +6,12 @@
 //! - WRONG_ITEM_SCAN: the picker first scans a look-alike item (the next SKU), the scanner
 //!   flags the mismatch and the picker rescans: one BARCODE_MISMATCH `sku|task|ITEM_MISMATCH`
 //!   on the look-alike's SKU; the pick itself is right.
-//! - REPEATED_NO_READ: three no-reads, then a good read: BARCODE_MISMATCH `sku|location`
-//!   (at most once per location; single recovered no-reads are benign and kept 11 minutes
-//!   apart from any other no-read at the location, so they never reach the threshold of 3).
+//! - REPEATED_NO_READ: three no-reads a second apart, then a good read: BARCODE_MISMATCH
+//!   `sku|location` (at most once per location; single recovered no-reads are benign and kept
+//!   11 minutes apart from any other no-read at the location, so they never reach the
+//!   threshold of 3). The no-reads precede the pick's time: a scanner cannot fail three times
+//!   in one millisecond, and three identical reads at one instant would be one read sent three
+//!   times, which normalize rightly drops as a vendor retry.
 //! - DOUBLE_CONFIRMATION: the line is confirmed again 30 s to 5 minutes later; the books drop
 //!   twice, the shelf once: DUPLICATE_PICK `sku|task|order|line`.
 //! - UOM_ERROR: the line is confirmed in eaches for cases picked; the books drop by the pack
@@ -34,6 +37,10 @@ use crate::truth::FaultKind;
 
 /// No-reads closer than this at one location could add up to the detector's threshold.
 const NO_READ_SPACING_MS: i64 = 11 * 60_000;
+/// A picker retries a failed read after this long.
+const NO_READ_RETRY_MS: i64 = 1_000;
+/// Failed reads before the good one on a REPEATED_NO_READ line.
+const REPEATED_NO_READS: i64 = 3;
 
 /// The fault of one pick line, decided before the pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +111,10 @@ impl World<'_> {
         let free = !book.locked && book.pending_inbound == 0;
         let ok = match fault {
             LineFault::WrongItem => self.cat.items.len() > 1,
-            LineFault::NoReads => quiet && !book.no_read_recorded,
+            LineFault::NoReads => {
+                let first = time - REPEATED_NO_READS * NO_READ_RETRY_MS;
+                quiet && !book.no_read_recorded && first >= self.cfg.start_time
+            }
             LineFault::SingleNoRead => quiet,
             LineFault::Double | LineFault::Uom => free,
         };
@@ -113,9 +123,12 @@ impl World<'_> {
 
     fn scans(&mut self, time: i64, pick: u32, slot: usize, fault: Option<LineFault>) {
         let item = self.cat.slots[slot].item;
-        let scan = |w: &mut Self, scanned: usize, result: ScanResult| {
+        let scan_at = |w: &mut Self, at: i64, scanned: usize, result: ScanResult| {
             let body = Body::Scan { pick, slot: slot as u32, scanned: scanned as u32, result };
-            w.emit(time, body);
+            w.emit(at, body);
+        };
+        let scan = |w: &mut Self, scanned: usize, result: ScanResult| {
+            scan_at(w, time, scanned, result);
         };
         match fault {
             Some(LineFault::WrongItem) => {
@@ -136,8 +149,9 @@ impl World<'_> {
                 self.record(entry, time);
             }
             Some(LineFault::NoReads) => {
-                for _ in 0..3 {
-                    scan(self, item, ScanResult::NoRead);
+                let first = time - REPEATED_NO_READS * NO_READ_RETRY_MS;
+                for k in 0..REPEATED_NO_READS {
+                    scan_at(self, first + k * NO_READ_RETRY_MS, item, ScanResult::NoRead);
                 }
                 scan(self, item, ScanResult::Ok);
                 let book = &mut self.books[slot];
@@ -151,7 +165,7 @@ impl World<'_> {
                     "",
                 );
                 entry.subject = format!("{}|{}", self.cat.items[place.item].sku, place.location);
-                self.record(entry, time);
+                self.record(entry, first);
             }
             Some(LineFault::SingleNoRead) => {
                 scan(self, item, ScanResult::NoRead);

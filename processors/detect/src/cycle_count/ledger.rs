@@ -22,7 +22,7 @@
 
 use invex_model::{BookSnapshot, StockType};
 
-use super::state::{Baseline, FOLD, LEDGER, MOVEMENT, Movement, MovementKind, Subject};
+use super::state::{Baseline, FOLD, Head, LEDGER, MOVEMENT, Movement, MovementKind, Subject};
 use crate::detector::{Ctx, TimerKind};
 use crate::error::DetectError;
 use crate::key::Key;
@@ -47,7 +47,8 @@ pub(super) struct LedgerView {
     pub(super) inputs: Vec<String>,
 }
 
-/// Adds a movement of `subject` and makes sure its fold timer is scheduled.
+/// Adds a movement of `subject` (replacing one with its key), keeps the head of the ledger
+/// current and makes sure its fold timer is scheduled.
 pub(super) fn add_movement(
     ctx: &mut Ctx<'_>,
     subject: &Subject,
@@ -59,23 +60,30 @@ pub(super) fn add_movement(
     let history_ms = ctx.policy().cycle_count().history_hours * 3_600_000;
     let movement_key =
         Key::new().raw(&key).time(movement.time).str(&movement.event_id).byte(leg).into_bytes();
-    ctx.put(MOVEMENT, &movement_key, movement)?;
     let mut ledger = ctx.get(LEDGER, &key)?.unwrap_or_default();
-    let mut changed = false;
-    if ledger.uom.is_none() {
-        ledger.uom = Some(uom.to_owned());
-        changed = true;
+    let as_of = ledger.baseline.as_of;
+    let mut head = match ledger.head.take() {
+        Some(head) => head,
+        None => Head::fold(&ledger.baseline, kept(ctx, &key)?.iter()),
+    };
+    if let Some(previous) = ctx.get(MOVEMENT, &movement_key)? {
+        head.remove(as_of, &previous);
     }
+    head.add(as_of, movement);
+    ledger.head = Some(head);
+    ctx.put(MOVEMENT, &movement_key, movement)?;
+    ledger.uom.get_or_insert_with(|| uom.to_owned());
     if ledger.fold_due.is_none() {
         let due = movement.time.saturating_add(history_ms);
         ctx.schedule(TimerKind::StreamTime, due, &fold_timer_key(&key))?;
         ledger.fold_due = Some(due);
-        changed = true;
     }
-    if changed {
-        ctx.put(LEDGER, &key, &ledger)?;
-    }
-    Ok(())
+    ctx.put(LEDGER, &key, &ledger)
+}
+
+/// The movements kept for the subject of `key`, in time order.
+pub(super) fn kept(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Movement>, DetectError> {
+    Ok(ctx.scan(MOVEMENT, key)?.into_iter().map(|(_, m)| m).collect())
 }
 
 /// Applies an ERP book snapshot to the subject's baseline.
@@ -91,6 +99,7 @@ pub(super) fn apply_snapshot(
     if merge_snapshot(&mut ledger.baseline, h.event_time, row, snapshot.quantity, &h.event_id) {
         ledger.uom.get_or_insert_with(|| snapshot.uom.clone());
         ledger.anchored = true;
+        ledger.head = Some(Head::fold(&ledger.baseline, kept(ctx, &key)?.iter()));
         ctx.put(LEDGER, &key, &ledger)?;
     }
     Ok(())
@@ -164,12 +173,9 @@ pub(super) fn fold(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), DetectError> {
     for (k, _) in entries.iter().filter(|(_, m)| m.time <= cutoff) {
         ctx.delete(MOVEMENT, k)?;
     }
-    ledger.fold_due = movements
-        .iter()
-        .map(|m| m.time)
-        .filter(|&t| t > cutoff)
-        .min()
-        .map(|t| t.saturating_add(history_ms));
+    let left = movements.iter().filter(|m| m.time > cutoff);
+    ledger.head = Some(Head::fold(&ledger.baseline, left.clone()));
+    ledger.fold_due = left.map(|m| m.time).min().map(|t| t.saturating_add(history_ms));
     if let Some(due) = ledger.fold_due {
         ctx.schedule(TimerKind::StreamTime, due, &fold_timer_key(key))?;
     }

@@ -17,6 +17,7 @@
 mod count;
 mod decision;
 mod evaluate;
+mod head;
 mod ledger;
 mod lifecycle;
 mod records;

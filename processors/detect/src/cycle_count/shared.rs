@@ -4,8 +4,8 @@
 
 use invex_model::ExceptionRecord;
 
-use super::ledger::{add_movement, book_at};
-use super::state::{ITEM, LEDGER, MOVEMENT, Movement, MovementKind, Subject};
+use super::ledger::{add_movement, book_at, kept};
+use super::state::{ITEM, LEDGER, Movement, MovementKind, Subject};
 use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::key::KeyReader;
@@ -63,15 +63,24 @@ pub(crate) fn book(
 ) -> Result<Option<BookView>, DetectError> {
     let key = subject.key();
     let Some(ledger) = ctx.get(LEDGER, &key)? else { return Ok(None) };
-    let movements: Vec<_> = ctx.scan(MOVEMENT, &key)?.into_iter().map(|(_, m)| m).collect();
-    let last_outbound = movements
-        .iter()
-        .filter(|m| matches!(m.kind, MovementKind::Pick | MovementKind::TaskOut))
-        .filter(|m| m.time <= at)
-        .max_by_key(|m| m.time)
-        .map(|m| m.event_id.clone());
+    let from_head = ledger.head.as_ref().and_then(|head| {
+        let qty = head.book_at(at)?;
+        Some((qty, head.last_outbound.as_ref().map(|(_, id)| id.clone())))
+    });
+    let (qty, last_outbound) = match from_head {
+        Some(read) => read,
+        None => {
+            let movements = kept(ctx, &key)?;
+            let last_outbound = movements
+                .iter()
+                .filter(|m| m.kind.is_outbound() && m.time <= at)
+                .max_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)))
+                .map(|m| m.event_id.clone());
+            (book_at(&ledger.baseline, &movements, at), last_outbound)
+        }
+    };
     Ok(Some(BookView {
-        qty: book_at(&ledger.baseline, &movements, at),
+        qty,
         uom: ledger.uom.unwrap_or_default(),
         anchored: ledger.anchored,
         last_outbound,

@@ -176,6 +176,24 @@ pub(super) struct LedgerState {
     /// so values written before the field existed stay byte-identical.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(super) anchored: bool,
+    /// The book after every movement (see the head module); `None` in values written before
+    /// it existed, until the subject's next movement or snapshot computes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) head: Option<Head>,
+}
+
+/// The book of a subject after its latest movement, kept current by every change of the
+/// subject so that the common read, the book now, needs no scan of its movements.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Head {
+    /// The book at any time at or after `latest`: the baseline plus every movement after its
+    /// as-of time.
+    pub(super) qty: i64,
+    /// The latest movement time ever added (never below the latest one kept); `None` before
+    /// the first movement.
+    pub(super) latest: Option<i64>,
+    /// The latest outbound movement (time, event id); of two at one time, the greater event id.
+    pub(super) last_outbound: Option<(i64, String)>,
 }
 
 /// Kind of a movement.
@@ -192,6 +210,13 @@ pub(super) enum MovementKind {
     TaskIn,
     /// Approved stock adjustment.
     Adjustment,
+}
+
+impl MovementKind {
+    /// Whether the movement takes stock out of its location (a pick or a task's source leg).
+    pub(super) fn is_outbound(self) -> bool {
+        matches!(self, Self::Pick | Self::TaskOut)
+    }
 }
 
 /// One signed movement of a subject.
