@@ -19,12 +19,18 @@
 //!   promises to ship within `ship_risk_hours` of the finding, a
 //!   CUSTOMER_SERVICE_NOTIFICATION and severity `at_risk_severity` (if more severe).
 //!
+//! An allocation that holds nothing any more (closed, completely picked, or only picks that
+//! name an allocation never seen) is forgotten `forget_after_hours` of stream time after its
+//! last change (a persisted timer): the rules scan the allocations of an item, and spent ones
+//! would otherwise pile up for as long as the SKU exists. A pick or an update arriving later
+//! than that counts against nothing, or against the new version alone.
+//!
 //! One unit allocated to two orders needs serial-level allocations, which `oms.allocation`
 //! does not carry: not checked. No poison of its own (the duplicate-pick rule refuses
 //! impossible allocations, the cycle-count rule impossible picks).
 //!
 //! Policy keys (`[order_allocation_conflict]`, overridable): `closed_statuses`,
-//! `ship_risk_hours`, `over_allocation_severity`, `ghost_stock_severity`, `at_risk_severity`,
+//! `ship_risk_hours`, `forget_after_hours`, `over_allocation_severity`, `ghost_stock_severity`, `at_risk_severity`,
 //! `owner`, `recount_target_group`, `recount_due_minutes`, `customer_service_group`.
 
 mod rules;
@@ -92,6 +98,7 @@ impl Detector for AllocationConflict {
     fn on_timer(&mut self, timer: &FiredTimer, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
         match timer.key.split_first() {
             Some((&exceptions::PURGE, key)) => exceptions::purge(ctx, key),
+            Some((&rules::FORGET, key)) => rules::forget(ctx, key, timer.due),
             _ => Ok(()),
         }
     }

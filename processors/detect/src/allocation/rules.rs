@@ -8,7 +8,7 @@ use invex_model::{
 use serde::{Deserialize, Serialize};
 
 use crate::cycle_count::{self, BookView, ItemView, Subject, item_key};
-use crate::detector::{Ctx, Table};
+use crate::detector::{Ctx, Table, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
 use crate::key::Key;
@@ -17,6 +17,8 @@ use crate::store::StoreName;
 
 /// Allocations by id.
 pub(super) const ALLOC: Table<AllocRec> = Table::new(StoreName("oac.alloc"));
+/// Timer tag: forget a spent allocation (key: the allocation's key).
+pub(super) const FORGET: u8 = b'A';
 
 const RULE_OVER: &str = "OAC-001";
 const RULE_GHOST: &str = "OAC-002";
@@ -44,6 +46,10 @@ pub(super) struct AllocRec {
     facts: Option<AllocFacts>,
     /// Picked quantity by pick event id.
     picks: BTreeMap<String, i64>,
+    /// When the record is forgotten, if it holds nothing (see [`forget`]): the due time of
+    /// its forget timer. `None` in values written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forget_at: Option<i64>,
 }
 
 impl AllocRec {
@@ -105,8 +111,43 @@ pub(super) fn on_allocation(
             touched.push(subject);
         }
     }
-    ctx.put(ALLOC, &key, &rec)?;
+    let scope = Scope { tenant: &h.tenant_id, site: &h.site_id, class: None, sku: &a.sku };
+    store(ctx, &key, rec, &scope, h.event_time)?;
     Ok(touched)
+}
+
+/// Writes `rec` after a change at `at`. A record that holds nothing any more (closed,
+/// completely picked, or only picks of an allocation never seen) is forgotten
+/// `forget_after_hours` of stream time later unless another change makes it hold stock
+/// again: every location check and every triage scans the allocations of an item, so spent
+/// ones must not pile up for the lifetime of the SKU. A later change starts the clock anew.
+fn store(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    mut rec: AllocRec,
+    scope: &Scope<'_>,
+    at: i64,
+) -> Result<(), DetectError> {
+    let s = ctx.policy().order_allocation_conflict(scope).settings;
+    let spent = rec.holds(&s.closed_statuses).is_none_or(|(_, holds)| holds == 0);
+    rec.forget_at = spent.then(|| at.saturating_add(s.forget_after_hours.saturating_mul(HOUR_MS)));
+    if let Some(due) = rec.forget_at {
+        ctx.schedule(TimerKind::StreamTime, due, &forget_timer_key(key))?;
+    }
+    ctx.put(ALLOC, key, &rec)
+}
+
+fn forget_timer_key(alloc_key: &[u8]) -> Vec<u8> {
+    Key::new().byte(FORGET).raw(alloc_key).into_bytes()
+}
+
+/// Forget timer due at `due` of the allocation `key`: deletes the record if it is still the
+/// one the timer was set for (a later change set another due time, or made it hold stock).
+pub(super) fn forget(ctx: &mut Ctx<'_>, key: &[u8], due: i64) -> Result<(), DetectError> {
+    match ctx.get(ALLOC, key)? {
+        Some(rec) if rec.forget_at == Some(due) => ctx.delete(ALLOC, key),
+        _ => Ok(()),
+    }
 }
 
 /// Counts a pick against its allocation and checks for ghost stock.
@@ -118,7 +159,8 @@ pub(super) fn on_pick(ctx: &mut Ctx<'_>, p: &PickEvent) -> Result<(), DetectErro
         let mut rec = ctx.get(ALLOC, &key)?.unwrap_or_default();
         rec.picks.insert(h.event_id.clone(), p.qty_picked);
         promised = rec.facts.as_ref().and_then(|f| f.promised.map(|t| (f.order_id.clone(), t)));
-        ctx.put(ALLOC, &key, &rec)?;
+        let scope = Scope { tenant: &h.tenant_id, site: &h.site_id, class: None, sku: &p.sku };
+        store(ctx, &key, rec, &scope, h.event_time)?;
     }
     let short = p.qty_picked < p.qty_requested
         && p.short_reason.as_deref().is_some_and(|r| !r.trim().is_empty());

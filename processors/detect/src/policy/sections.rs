@@ -237,6 +237,9 @@ section! {
         /// An order whose promised ship time is within this many hours of the conflict is at
         /// risk: customer service is notified.
         ship_risk_hours: i64 = int_in(0, 8_760),
+        /// Hours of stream time after its last change that an allocation holding nothing
+        /// (closed or completely picked) is forgotten.
+        forget_after_hours: i64 = int_in(1, 8_760),
         /// Severity of allocations above what a location holds.
         over_allocation_severity: i32 = severity,
         /// Severity of a short pick where the book shows stock.
