@@ -5,12 +5,15 @@
 //! - `runtime_faults`: broker down and up, request errors, a fenced producer, each ending
 //!   with exactly the uninterrupted outputs;
 //! - `runtime_ops`: the JSON mirror of the actions, late records, lag and lateness metrics;
+//! - `runtime_kpi`: the kpi processor's windows against the pure aggregator, restarts, the
+//!   DLQ, quiet hours and its metrics;
 //! - `topology`: `topology/` agrees with `schemas/` and with the code.
 //!
 //! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
 //! need no broker and build in seconds.
 
 mod runtime_faults;
+mod runtime_kpi;
 mod runtime_mock;
 mod runtime_normalize;
 mod runtime_ops;

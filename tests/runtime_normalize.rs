@@ -1,12 +1,13 @@
 //! The normalize processor on librdkafka's in-process mock cluster.
 //!
 //! Simulator events are rendered as the vendor that sends them would (`invex_sim::Vendor`: the
-//! ERP's IDocs for ERP events, the WMS's webhooks for the rest) and produced to the raw topics,
-//! keyed `tenant|site|sku` and put on known partitions; the real processor (consumer group,
-//! RocksDB, exactly-once) publishes to the canonical topics, which are read back with
-//! `read_committed` and decoded. What it must publish is the simulator's events with every
-//! transport copy (a redelivery under the same id, a retry under a new one) dropped: the
-//! first copy of each content hash, keyed `tenant|site|sku`.
+//! ERP's IDocs for ERP events, the WMS's webhooks for the rest, and in the Avro tests the
+//! RF-scanner gateway's datums for scans and counts, framed with the id of its writer schema)
+//! and produced to the raw topics, keyed `tenant|site|sku` and put on known partitions; the
+//! real processor (consumer group, RocksDB, exactly-once) publishes to the canonical topics,
+//! which are read back with `read_committed` and decoded. What it must publish is the
+//! simulator's events with every transport copy (a redelivery under the same id, a retry
+//! under a new one) dropped: the first copy of each content hash, keyed `tenant|site|sku`.
 //!
 //! The mock does not hide aborted transactions from read_committed readers, so the abort test
 //! counts copies (as `runtime_mock::an_aborted_transaction_changes_no_state` does).
@@ -17,8 +18,10 @@ use std::time::Duration;
 
 use invex_model::{CanonicalEvent, CanonicalTopic, DlqEnvelope, SourceSystem};
 use invex_runtime::admin::{create_on_mock, normalize_topics};
-use invex_runtime::normalize::{ContentHash, Normalizer};
-use invex_runtime::{Metrics, Output, Processor, ProcessorHandle, RuntimeConfig};
+use invex_runtime::normalize::{ContentHash, Normalizer, framed};
+use invex_runtime::{
+    Metrics, Output, Processor, ProcessorHandle, RuntimeConfig, embedded_schema_text,
+};
 use invex_sim::Vendor;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -67,6 +70,26 @@ fn raw(env: &Cluster, vendor: Vendor, event: &CanonicalEvent) -> Raw {
         partition: env.partition_of(event),
         key: event.partition_key().to_string(),
         value: vendor.render(event),
+    }
+}
+
+/// The RF-scanner gateway's datum of `event` in the Confluent frame, with the id its writer
+/// schema has in the cluster's resolver.
+fn rf_raw(env: &Cluster, event: &CanonicalEvent) -> Raw {
+    let vendor = Vendor::RfScanner;
+    let stem = format!("{}-value", vendor.raw_topic());
+    let text = embedded_schema_text(&stem).unwrap();
+    let subject = format!("{}{stem}", env.topics.prefix());
+    let (id, _) = env.codec.resolver().register(&subject, text).unwrap();
+    Raw { value: framed(id, &vendor.render(event)), ..raw(env, vendor, event) }
+}
+
+/// The vendor that sends `event` when the RF-scanner gateway sends scans and counts.
+fn with_rf_scanner(env: &Cluster, event: &CanonicalEvent) -> Raw {
+    if Vendor::RfScanner.carries(event.topic()) {
+        rf_raw(env, event)
+    } else {
+        raw(env, vendor_of(event), event)
     }
 }
 
@@ -227,6 +250,86 @@ fn garbage_and_a_missing_field_are_dead_lettered_with_the_field_path_and_the_nex
     }
     assert_eq!(envelope.value.as_deref(), Some(&records[1].value[..]), "the original value");
     assert_eq!(Metrics::total(&handle.metrics.dlq), 2);
+}
+
+#[test]
+fn avro_scans_and_counts_and_json_vendor_traffic_are_published_as_the_simulators_events() {
+    let env = cluster(3);
+    let events = sim_events(12, 200, 3);
+    let records: Vec<Raw> = events.iter().map(|e| with_rf_scanner(&env, e)).collect();
+    produce(&env, &records);
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(env.config(dir.path()));
+    running.wait_committed(&ends(&records));
+    let handle = running.stop();
+
+    let want = first_copies(&events);
+    assert_same("canonical events", &published(&env), &want);
+    let by_source = |source: &str| -> u64 {
+        let topics = env.topics.inputs().iter().map(|(t, _)| t.name());
+        topics.map(|t| handle.metrics.normalize_events.with_label_values(&[source, t]).get()).sum()
+    };
+    let [rf, wms, erp] = ["rf-scanner", "wms-webhook", "erp-idoc"].map(by_source);
+    assert!(rf > 0 && wms > 0 && erp > 0, "{rf} RF, {wms} WMS, {erp} ERP");
+    let carried = want.iter().filter(|(_, e)| Vendor::RfScanner.carries(e.topic())).count();
+    assert_eq!(rf, carried as u64, "every scan and count came through the Avro source");
+    assert_eq!(rf + wms + erp, want.len() as u64);
+    assert!(env.read_output(Output::Dlq).is_empty());
+}
+
+#[test]
+fn bad_avro_records_are_dead_lettered_with_schema_id_and_reason_and_the_next_record_arrives() {
+    let env = cluster(2);
+    let events = sim_events(13, 50, 2);
+    let count = events.iter().find(|e| e.topic() == CanonicalTopic::Count).unwrap();
+    let good = rf_raw(&env, count);
+    let id = u32::from_be_bytes(good.value[1..5].try_into().unwrap());
+    let unknown = [&[0, 0x7f, 0xff, 0xff, 0x00][..], &good.value[5..]].concat();
+    let truncated = good.value[..good.value.len() - 3].to_vec();
+    let mut no_sku = count.clone();
+    if let CanonicalEvent::Count(c) = &mut no_sku {
+        c.sku.clear();
+    }
+    let records = [
+        Raw { value: unknown, ..rf_raw(&env, count) },
+        Raw { value: truncated, ..rf_raw(&env, count) },
+        Raw { value: rf_raw(&env, &no_sku).value, ..rf_raw(&env, count) },
+        good,
+    ];
+    produce(&env, &records);
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(env.config(dir.path()));
+    running.wait_committed(&ends(&records));
+    let handle = running.stop();
+
+    assert_same("canonical events", &published(&env), &first_copies(std::slice::from_ref(count)));
+    let dead = env.read_output(Output::Dlq);
+    assert_eq!(dead.len(), 3, "the unknown id, the truncated datum, the empty SKU");
+    let envelopes: Vec<DlqEnvelope> =
+        dead.iter().map(|r| env.codec.decode_output(Output::Dlq, &r.value).unwrap()).collect();
+    let by_offset = |offset: i64| {
+        let i = envelopes.iter().position(|e| e.source_offset == offset).unwrap();
+        (&dead[i], &envelopes[i])
+    };
+    let expect = [
+        (0, 0x7fff_ff00, "DESERIALIZATION", &["unknown writer schema id 2147483392"][..]),
+        (1, id, "DESERIALIZATION", &["truncated datum: its ", "end inside a value"]),
+        (2, id, "VALIDATION", &["kind `count`", "field `sku`", "(raw \"/payload/sku\")"]),
+    ];
+    for (offset, schema_id, class, says) in expect {
+        let (record, envelope) = by_offset(offset);
+        assert_eq!(record.header("invex.dlq.error.class"), class, "record {offset}");
+        assert_eq!(record.header("invex.dlq.schema.id"), schema_id.to_string());
+        assert_eq!(envelope.schema_id, Some(schema_id as i32));
+        assert_eq!(record.header("invex.dlq.topic"), records[0].topic);
+        assert_eq!(envelope.value.as_deref(), Some(&records[offset as usize].value[..]));
+        let message = &envelope.error_message;
+        assert!(message.starts_with("source `rf-scanner`, schema id "), "{message}");
+        for part in says {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+    }
+    assert_eq!(Metrics::total(&handle.metrics.dlq), 3);
 }
 
 /// Runs `records` through one instance with `fault` injected before it starts.

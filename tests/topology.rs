@@ -1,16 +1,18 @@
 //! `topology/` is data the code must agree with: every topic has a schema, the inputs are the
 //! canonical topics, the raw topics are the shipped sources', the outputs are the runtime's,
-//! every store the detectors and the normalize processor declare has a compacted changelog,
-//! and co-partitioned topics share one partition count.
+//! every store the detectors, the normalize and the kpi processor declare has a compacted
+//! changelog, and co-partitioned topics share one partition count.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use invex_detect::Engine;
 use invex_model::CanonicalTopic;
-use invex_runtime::admin::{Cleanup, TopicSpec, detect_topics, normalize_topics};
-use invex_runtime::normalize::Normalizer;
-use invex_runtime::{NORMALIZE_STORES, Output, ProcessorKind, Topics};
+use invex_runtime::admin::{Cleanup, TopicSpec, detect_topics, kpi_topics, normalize_topics};
+use invex_runtime::normalize::{Format, Normalizer, Source};
+use invex_runtime::{
+    KPI_STORES, NORMALIZE_STORES, Output, ProcessorKind, Topics, embedded_schema_text,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +86,11 @@ fn shipped_raw_topics() -> BTreeSet<String> {
     Normalizer::shipped().unwrap().sources().iter().map(|s| s.topic().to_owned()).collect()
 }
 
+/// The format of the shipped source reading raw topic `name`, if one does.
+fn raw_format(name: &str) -> Option<Format> {
+    Normalizer::shipped().unwrap().source_for_topic(name).map(Source::format)
+}
+
 fn names(file: &TopicsFile, role: &str) -> BTreeSet<String> {
     file.topic.iter().filter(|t| t.role == role).map(|t| t.name.clone()).collect()
 }
@@ -96,16 +103,20 @@ fn every_topic_has_a_schema_and_a_known_role() {
     for t in &file.topic {
         let format = t.value_format.as_deref().unwrap_or("avro");
         let output = Output::ALL.into_iter().find(|o| o.name() == t.name);
+        let avro_in_code = match t.role.as_str() {
+            "raw" => raw_format(&t.name) == Some(Format::Avro),
+            _ => output.is_none_or(|o| o.is_avro()),
+        };
         assert_eq!(
-            t.role != "raw" && output.is_none_or(|o| o.is_avro()),
+            avro_in_code,
             format == "avro",
-            "{}: value_format {format} disagrees with the code (raw topics are JSON)",
+            "{}: value_format {format} disagrees with the code (a raw topic's is its source's)",
             t.name
         );
         match (format, &t.value_subject) {
             ("avro", Some(subject)) => {
-                let schema = root().join("schemas").join(format!("{subject}.avsc"));
-                assert!(schema.is_file(), "{}: no schema {}", t.name, schema.display());
+                let embedded = embedded_schema_text(subject);
+                assert!(embedded.is_some(), "{}: no schema {subject} in SUBJECTS", t.name);
                 assert_eq!(*subject, format!("{}-value", t.name), "{}: TopicNameStrategy", t.name);
             }
             ("json", None) => {}
@@ -145,7 +156,8 @@ fn inputs_and_outputs_are_the_ones_the_code_uses() {
     assert_eq!(detect.name, "detect");
     assert_eq!(detect.application_id, ProcessorKind::Detect.default_application_id());
     assert_eq!(detect.inputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), inputs);
-    assert_eq!(detect.outputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), outputs);
+    let detect_outputs: BTreeSet<&str> = Output::DETECT.iter().map(|o| o.name()).collect();
+    assert_eq!(detect.outputs.iter().map(String::as_str).collect::<BTreeSet<_>>(), detect_outputs);
 }
 
 #[test]
@@ -235,4 +247,39 @@ fn assert_agrees(file: &TopicsFile, specs: &[TopicSpec]) {
             assert_eq!(t.cleanup, cleanup, "{}: topology and code disagree on cleanup", t.name);
         }
     }
+}
+
+#[test]
+fn the_kpi_processor_reads_detects_exceptions_and_audit_and_publishes_kpi() {
+    let file = topics_file();
+    let kpi = processor_file("kpi");
+    assert_eq!(kpi.name, ProcessorKind::Kpi.name());
+    assert_eq!(kpi.application_id, ProcessorKind::Kpi.default_application_id());
+    let inputs = [Output::Exceptions, Output::Audit].map(|o| o.name().to_owned());
+    assert_eq!(kpi.inputs, inputs, "exceptions first: it drives the group assignment");
+    let outputs: BTreeSet<&str> = kpi.outputs.iter().map(String::as_str).collect();
+    assert_eq!(outputs, BTreeSet::from([Output::Kpi.name(), Output::Dlq.name()]));
+
+    let declared: BTreeSet<&str> = kpi.store.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        declared,
+        KPI_STORES.into_iter().collect(),
+        "topology/processors/kpi.toml must list exactly the kpi stores"
+    );
+    for s in &kpi.store {
+        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
+        assert!(!s.doc.is_empty());
+    }
+    // Co-partitioned by construction: detect's outputs, keyed alike, with one partition count.
+    for name in &inputs {
+        let t = file.topic.iter().find(|t| t.name == *name).unwrap();
+        assert_eq!((t.role.as_str(), t.key.as_str()), ("output", "exception id"), "{name}");
+    }
+    let specs = kpi_topics(&Topics::new("", &kpi.application_id), file.defaults.output_partitions);
+    assert_agrees(&file, &specs);
+    let co: Vec<&TopicSpec> = specs.iter().filter(|s| s.co_partitioned).collect();
+    assert_eq!(co.len(), inputs.len() + KPI_STORES.len());
+    assert!(co.iter().all(|s| s.partitions == file.defaults.output_partitions));
+    let topic = file.topic.iter().find(|t| t.name == Output::Kpi.name()).expect("the kpi topic");
+    assert_eq!(topic.cleanup, "compact", "one record per key: compaction keeps them all");
 }

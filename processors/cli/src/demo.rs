@@ -3,13 +3,15 @@
 //! librdkafka's in-process mock cluster stands in for Kafka, the embedded schema resolver for
 //! the registry. The simulator's events are produced as the warehouse's systems would send
 //! them: raw vendor records (WMS webhooks, ERP IDocs) on the raw topics. The normalize
-//! processor maps them to the canonical topics and the detect processor runs the detectors
-//! over those, each on its own thread exactly as `invex run --processor <name>` would
-//! (consumer group, RocksDB state in a temporary directory, exactly-once transactions); the
+//! processor maps them to the canonical topics, the detect processor runs the detectors over
+//! those and the kpi processor aggregates detect's exceptions and audit records into hourly
+//! KPIs, each on its own thread exactly as `invex run --processor <name>` would (consumer
+//! group, RocksDB state in a temporary directory, exactly-once transactions); the
 //! demo reads the actions back and lets the simulator answer them as the warehouse would (a
 //! recount with the physical truth, an approver's decision), as raw records again, closing the
 //! loop through Kafka. When everything is processed and quiet, the demo stops the processors
-//! and reports what was injected against what was detected.
+//! and reports what was injected against what was detected, and the KPIs per site read back
+//! from the `kpi` topic.
 //!
 //! The run has two stages. A task orders its inputs by event time among the records it has
 //! fetched, and takes a partition that has reported its end as caught up; a processor reading
@@ -20,8 +22,10 @@
 //! traffic a chunk at a time, keeping normalize a bounded backlog behind, until normalize has
 //! mapped all of it; then detect starts on complete canonical topics. The answers to its
 //! actions, few and late by nature, go through normalize while detect runs and are processed
-//! as late records, as in production.
+//! as late records, as in production. The kpi processor runs alongside detect; its grace
+//! period is [`KPI_GRACE`] (see there).
 
+mod kpi;
 mod report;
 mod traffic;
 
@@ -34,14 +38,19 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use invex_detect::Engine;
 use invex_model::ExceptionRecord;
-use invex_runtime::admin::{TopicSpec, create_on_mock, detect_topics, normalize_topics};
+use invex_runtime::admin::{
+    TopicSpec, create_on_mock, detect_topics, kpi_topics, normalize_topics,
+};
 use invex_runtime::normalize::Normalizer;
-use invex_runtime::{Metrics, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, Topics};
+use invex_runtime::{
+    Metrics, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, Topics,
+};
 use invex_sim::{SimConfig, Simulator};
 use rdkafka::mocking::MockCluster;
 
 use crate::Failure;
 use crate::run::load_policy;
+use kpi::KpiSummary;
 use report::NormalizeSummary;
 use traffic::Traffic;
 
@@ -78,6 +87,13 @@ pub(crate) struct DemoArgs {
 const APPLICATION: &str = "invex-demo";
 /// Application id of the normalize processor.
 const NORMALIZE_APPLICATION: &str = "invex-demo-normalize";
+/// Application id of the kpi processor.
+const KPI_APPLICATION: &str = "invex-demo-kpi";
+/// The kpi processor's grace period. The demo's detect tasks work through hours of traffic
+/// in seconds, each at its own pace, so the outputs meeting in one kpi task are up to an
+/// hour apart in event time (in production, with detect at the head of its inputs, seconds):
+/// an hour of grace keeps them in their windows.
+const KPI_GRACE: Duration = Duration::from_secs(3_600);
 const QUIET: Duration = Duration::from_secs(3);
 /// Raw records produced at a time, once normalize has fewer than [`RAW_BACKLOG`] left to read.
 /// The backlog keeps normalize off the tail of the raw topics, and unread raw records within
@@ -115,16 +131,21 @@ impl Worker {
     }
 }
 
-/// Every topic of both processors, each once.
-fn demo_topics(
-    detect: &Topics,
-    normalize: &Topics,
-    normalizer: &Normalizer,
-    partitions: i32,
-) -> Vec<TopicSpec> {
+/// Topic names of the three processors (their changelogs differ).
+struct DemoTopics {
+    detect: Topics,
+    normalize: Topics,
+    kpi: Topics,
+}
+
+/// Every topic of the three processors, each once.
+fn demo_topics(names: &DemoTopics, normalizer: &Normalizer, partitions: i32) -> Vec<TopicSpec> {
     let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
-    let mut specs = detect_topics(detect, &stores, partitions, partitions);
-    for spec in normalize_topics(normalize, normalizer, partitions, partitions) {
+    let mut specs = detect_topics(&names.detect, &stores, partitions, partitions);
+    let others = normalize_topics(&names.normalize, normalizer, partitions, partitions)
+        .into_iter()
+        .chain(kpi_topics(&names.kpi, partitions));
+    for spec in others {
         if specs.iter().all(|s| s.name != spec.name) {
             specs.push(spec);
         }
@@ -155,15 +176,21 @@ fn run_demo(
     let mock = MockCluster::new(1).context("starting the mock cluster")?;
     let bootstrap = mock.bootstrap_servers();
     let normalizer = Normalizer::shipped()?;
-    let topics = Topics::new("", APPLICATION);
-    let normalize_names = Topics::new("", NORMALIZE_APPLICATION);
-    create_on_mock(&mock, &demo_topics(&topics, &normalize_names, &normalizer, args.partitions))?;
+    let names = DemoTopics {
+        detect: Topics::new("", APPLICATION),
+        normalize: Topics::new("", NORMALIZE_APPLICATION),
+        kpi: Topics::new("", KPI_APPLICATION),
+    };
+    create_on_mock(&mock, &demo_topics(&names, &normalizer, args.partitions))?;
     // One state directory: each processor's databases live under its application id.
     let state_dir = tempfile::tempdir().context("creating a state directory")?;
-    let cfg = RuntimeConfig::for_local(&bootstrap, APPLICATION, state_dir.path().to_path_buf());
-    let normalize_cfg =
-        RuntimeConfig::for_local(&bootstrap, NORMALIZE_APPLICATION, state_dir.path().to_path_buf());
-    let mut traffic = Traffic::new(&cfg, &topics, simulator)?;
+    let local = |application| {
+        RuntimeConfig::for_local(&bootstrap, application, state_dir.path().to_path_buf())
+    };
+    let (cfg, normalize_cfg, mut kpi_cfg) =
+        (local(APPLICATION), local(NORMALIZE_APPLICATION), local(KPI_APPLICATION));
+    kpi_cfg.kpi.grace = KPI_GRACE;
+    let mut traffic = Traffic::new(&cfg, &names.detect, simulator)?;
     let status = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -189,48 +216,54 @@ fn run_demo(
     // Stage 2: detect over the complete canonical topics; the answers to its actions flow
     // through normalize while it runs.
     let detect = Worker::spawn("detect", Processor::new(cfg, policy)?)?;
-    // The kpi processor's thread starts here, reading the detect processor's outputs:
-    // `Worker::spawn("kpi", ...)`, added to `workers` and stopped after detect.
-    let workers = [&normalize, &detect];
+    // The kpi processor reads the detect processor's outputs as they are committed.
+    let kpi = Worker::spawn("kpi", Processor::kpi(kpi_cfg.clone())?)?;
+    let workers = [&normalize, &detect, &kpi];
     let mut exceptions: BTreeMap<String, ExceptionRecord> = BTreeMap::new();
     let mut last_change = Instant::now();
-    let mut last_seen = (0, 0, 0, 0);
+    let mut last_seen = (0, 0, 0, 0, 0);
     let settled = wait.run(&workers, || {
         traffic.collect(&mut exceptions, Duration::from_millis(100))?;
         let normalized = normalize.metrics().records_in.get();
         let published = Metrics::total(&normalize.metrics().outputs);
         let processed = detect.metrics().records_in.get();
-        let now_seen = (normalized, processed, traffic.actions_seen(), exceptions.len() as u64);
+        let aggregated = kpi.metrics().records_in.get();
+        let now_seen =
+            (normalized, processed, traffic.actions_seen(), exceptions.len() as u64, aggregated);
         if now_seen != last_seen {
             last_seen = now_seen;
             last_change = Instant::now();
         }
         let message = format!(
-            "produced {} | normalized {} | processed {} | exceptions {} | actions {} | responses {}",
+            "produced {} | normalized {} | processed {} | exceptions {} | actions {} | responses {} | kpi {}",
             traffic.produced(),
             normalized,
             processed,
             exceptions.len(),
             traffic.actions_seen(),
-            traffic.responses()
+            traffic.responses(),
+            aggregated,
         );
         let settled = normalized >= traffic.produced()
             && processed >= published
+            && aggregated >= kpi_inputs(detect.metrics())
             && last_change.elapsed() >= QUIET;
         Ok((message, settled))
     });
     status.finish_and_clear();
-    let (normalize_metrics, detect_metrics) =
-        (normalize.metrics().clone(), detect.metrics().clone());
-    // Upstream first: nothing reaches detect after normalize has stopped. A processor's own
-    // failure explains a stage that did not settle, so it is reported first.
-    let stopped = [normalize.stop(), detect.stop()];
+    let (normalize_metrics, detect_metrics, kpi_metrics) =
+        (normalize.metrics().clone(), detect.metrics().clone(), kpi.metrics().clone());
+    // Upstream first: nothing reaches detect after normalize has stopped, nor kpi after
+    // detect. A processor's own failure explains a stage that did not settle, so it is
+    // reported first.
+    let stopped = [normalize.stop(), detect.stop(), kpi.stop()];
     stopped.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
     settled?;
     let elapsed = started.elapsed();
     let summary = NormalizeSummary::of(&traffic, &normalize_metrics);
+    let kpis = KpiSummary::read(&kpi_cfg, &names.kpi, kpi_metrics.kpi.late.get())?;
     let processed = detect_metrics.records_in.get();
-    let report = report::Report::build(&traffic, &exceptions, summary, processed, elapsed);
+    let report = report::Report::build(&traffic, &exceptions, summary, kpis, processed, elapsed);
     println!("{report}");
     if let Some(path) = &args.report_json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
@@ -240,6 +273,12 @@ fn run_demo(
     drop(traffic);
     drop(mock);
     Ok(())
+}
+
+/// Records the detect processor has produced to the kpi processor's inputs.
+fn kpi_inputs(detect: &Metrics) -> u64 {
+    let outputs = [Output::Exceptions, Output::Audit];
+    outputs.iter().map(|o| detect.outputs.with_label_values(&[o.name()]).get()).sum()
 }
 
 /// Waiting for a stage, with the live status line and the run's deadline.

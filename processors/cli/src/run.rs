@@ -18,8 +18,9 @@ pub(crate) struct RunArgs {
     /// Configuration file (TOML); `INVEX_*` environment variables override it.
     #[arg(long)]
     config: PathBuf,
-    /// Processor to run: `detect` (canonical topics through the detectors) or `normalize`
-    /// (raw vendor topics to the canonical topics).
+    /// Processor to run: `detect` (canonical topics through the detectors), `normalize`
+    /// (raw vendor topics to the canonical topics) or `kpi` (exceptions and audit records to
+    /// hourly KPIs on the `kpi` topic and Prometheus).
     #[arg(long, default_value = "detect", value_parser = parse_processor)]
     processor: ProcessorKind,
 }
@@ -37,7 +38,10 @@ pub(crate) fn load_config(path: &Path) -> Result<RuntimeConfig, Failure> {
 }
 
 /// Loads a configuration file with environment overrides and `processor`'s defaults.
-fn load_config_for(processor: ProcessorKind, path: &Path) -> Result<RuntimeConfig, Failure> {
+pub(crate) fn load_config_for(
+    processor: ProcessorKind,
+    path: &Path,
+) -> Result<RuntimeConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading configuration {}", path.display()))
         .map_err(Failure::Input)?;
@@ -47,7 +51,7 @@ fn load_config_for(processor: ProcessorKind, path: &Path) -> Result<RuntimeConfi
 
 /// Loads the source files the configuration names (every problem of every file at once), or
 /// the shipped ones.
-fn load_sources(cfg: &RuntimeConfig) -> Result<Normalizer, Failure> {
+pub(crate) fn load_sources(cfg: &RuntimeConfig) -> Result<Normalizer, Failure> {
     cfg.normalize.load_sources().map_err(|e| Failure::Input(e.into()))
 }
 
@@ -69,7 +73,7 @@ pub(crate) fn config_check(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Builds the processor `kind` for `cfg`, with its policy or its sources.
+/// Builds the processor `kind` for `cfg`, with its policy, its sources or its KPI settings.
 fn processor(kind: ProcessorKind, cfg: RuntimeConfig) -> Result<Processor, Failure> {
     match kind {
         ProcessorKind::Detect => {
@@ -82,6 +86,10 @@ fn processor(kind: ProcessorKind, cfg: RuntimeConfig) -> Result<Processor, Failu
             let sources: Vec<&str> = normalizer.sources().iter().map(|s| s.name()).collect();
             tracing::info!(?sources, "sources loaded");
             Ok(Processor::normalize(cfg, normalizer)?)
+        }
+        ProcessorKind::Kpi => {
+            tracing::info!(grace_ms = cfg.kpi.grace.as_millis() as u64, "kpi windows");
+            Ok(Processor::kpi(cfg)?)
         }
     }
 }

@@ -1,4 +1,9 @@
 //! `invex schemas check|register`: the deployment's subjects against its Schema Registry.
+//!
+//! Every subject of `invex_runtime::SUBJECTS`: the canonical topics and outputs, and the
+//! writer schemas of the shipped Avro raw sources (`<prefix>raw.rf.scanner-value` from
+//! `schemas/raw/rf-scanner.avsc`), so a gateway whose serializer does not auto-register finds
+//! its subject ready, and a changed vendor schema is checked for compatibility like ours.
 
 use anyhow::anyhow;
 use clap::Subcommand;

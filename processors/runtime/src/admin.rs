@@ -13,6 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::RuntimeError;
 use crate::logic::NORMALIZE_STORES;
+use crate::logic::kpi::KPI_STORES;
 use crate::normalize::Normalizer;
 use crate::topics::{Output, Topics};
 
@@ -69,7 +70,7 @@ pub fn detect_topics(
         cleanup: Cleanup::Compact,
         co_partitioned: true,
     }));
-    specs.extend(Output::ALL.iter().map(|o| TopicSpec {
+    specs.extend(Output::DETECT.iter().map(|o| TopicSpec {
         name: topics.output(*o),
         partitions: output_partitions,
         cleanup: if *o == Output::Exceptions { Cleanup::Compact } else { Cleanup::Delete },
@@ -112,6 +113,40 @@ pub fn normalize_topics(
         co_partitioned: false,
     };
     raw.chain(changelogs).chain(canonical).chain(std::iter::once(dlq)).collect()
+}
+
+/// Every topic of the kpi processor, all with `output_partitions` partitions (the detect
+/// processor's output count): its inputs `exceptions` and `audit` (co-partitioned: a kpi task
+/// owns partition p of both), the changelogs of [`KPI_STORES`] (co-partitioned), its output
+/// `kpi` (compacted) and the DLQ. `topics` carries the kpi processor's application id.
+///
+/// Detect keys both inputs by exception id, so with equal partition counts the versions and
+/// the audit records of one exception land in the same task. The aggregator joins nothing
+/// across the two topics, so its counts would be right without that; the runtime needs the
+/// equal counts to form tasks, and the startup check enforces them.
+pub fn kpi_topics(topics: &Topics, output_partitions: i32) -> Vec<TopicSpec> {
+    let inputs = [Output::Exceptions, Output::Audit].map(|o| TopicSpec {
+        name: topics.output(o),
+        partitions: output_partitions,
+        cleanup: if o == Output::Exceptions { Cleanup::Compact } else { Cleanup::Delete },
+        co_partitioned: true,
+    });
+    let changelogs = KPI_STORES.iter().map(|s| TopicSpec {
+        name: topics.changelog(s),
+        partitions: output_partitions,
+        cleanup: Cleanup::Compact,
+        co_partitioned: true,
+    });
+    let outputs =
+        [(Output::Kpi, Cleanup::Compact), (Output::Dlq, Cleanup::Delete)].map(|(o, cleanup)| {
+            TopicSpec {
+                name: topics.output(o),
+                partitions: output_partitions,
+                cleanup,
+                co_partitioned: false,
+            }
+        });
+    inputs.into_iter().chain(changelogs).chain(outputs).collect()
 }
 
 /// Creates every topic of `specs` that does not exist yet; returns the names created.

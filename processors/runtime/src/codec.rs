@@ -139,6 +139,35 @@ impl Codec {
         topic: CanonicalTopic,
         bytes: Option<&[u8]>,
     ) -> Result<T, CodecError> {
+        let own = self.inputs.get(&topic).ok_or_else(|| {
+            CodecError::Framing(format!("topic {topic} has no registered schema"))
+        })?;
+        self.read_framed(own, bytes)
+    }
+
+    /// Decodes a record of an output topic that a downstream processor consumes (the kpi
+    /// processor reads exceptions and audit records). As for canonical events, the writer's
+    /// schema is resolved to this build's, so the upstream processor may run an older or newer
+    /// compatible schema.
+    pub fn decode_consumed<T: DeserializeOwned>(
+        &self,
+        output: Output,
+        bytes: Option<&[u8]>,
+    ) -> Result<T, CodecError> {
+        let own = self
+            .outputs
+            .get(&output)
+            .ok_or_else(|| CodecError::Framing(format!("output {output:?} has no schema")))?;
+        self.read_framed(own, bytes)
+    }
+
+    /// A Confluent-framed value read as `own`'s type: straight into `T` when written with
+    /// `own`'s schema, through schema resolution from the writer's schema otherwise.
+    fn read_framed<T: DeserializeOwned>(
+        &self,
+        own: &Subject,
+        bytes: Option<&[u8]>,
+    ) -> Result<T, CodecError> {
         let (id, mut body) = match get_bytes_result(bytes) {
             BytesResult::Valid(id, body) => (id, body),
             BytesResult::Null => return Err(CodecError::Framing("null value".into())),
@@ -152,9 +181,6 @@ impl Codec {
         };
         let avro =
             |e: apache_avro::Error| CodecError::Avro { schema_id: id, message: e.to_string() };
-        let own = self.inputs.get(&topic).ok_or_else(|| {
-            CodecError::Framing(format!("topic {topic} has no registered schema"))
-        })?;
         if id == own.id {
             return own.reader.read_deser(&mut body).map_err(avro);
         }
@@ -243,4 +269,54 @@ fn frame<T: Serialize>(subject: &Subject, value: &T, buf: &mut Vec<u8>) -> Resul
         .write_ser(buf, value)
         .map(|_| ())
         .map_err(|e| CodecError::Avro { schema_id: subject.id, message: e.to_string() })
+}
+
+impl Codec {
+    /// The resolver this codec finds writer schemas through: the normalize processor looks
+    /// up the writer schemas of Avro raw records with it, so one deployment has one cache.
+    pub fn resolver(&self) -> &Arc<dyn SchemaResolver> {
+        &self.resolver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use invex_model::{AuditRecord, Decision, ExceptionId, ExceptionStatus};
+
+    use super::*;
+    use crate::schema::EmbeddedResolver;
+
+    #[test]
+    fn a_consumed_output_round_trips_and_null_or_garbage_is_a_framing_error() {
+        let codec =
+            Codec::new(Arc::new(EmbeddedResolver::new().unwrap()), &Topics::new("", "t")).unwrap();
+        let audit = AuditRecord {
+            audit_id: "a-1".into(),
+            exception_id: ExceptionId("e-1".into()),
+            exception_version: 1,
+            tenant_id: "t1".into(),
+            site_id: "DC1".into(),
+            at: 1_767_225_600_000,
+            decision: Decision::Opened,
+            from_status: None,
+            to_status: ExceptionStatus::Open,
+            rule_id: "CC-001".into(),
+            policy_version: "p1".into(),
+            input_event_ids: vec!["ev-1".into()],
+            actor: None,
+            action_ids: Vec::new(),
+            note: "variance -3".into(),
+            details: BTreeMap::from([("count_seq".to_owned(), "1".to_owned())]),
+        };
+        let mut buf = Vec::new();
+        codec.encode_output(Output::Audit, &audit, &mut buf).unwrap();
+        let back: AuditRecord = codec.decode_consumed(Output::Audit, Some(&buf)).unwrap();
+        assert_eq!(back, audit);
+        for bytes in [None, Some(&b"junk"[..])] {
+            let error = codec.decode_consumed::<AuditRecord>(Output::Audit, bytes).unwrap_err();
+            assert!(matches!(error, CodecError::Framing(_)), "{error}");
+        }
+    }
 }

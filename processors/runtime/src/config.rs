@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::kind::{DEFAULT_DEDUPE_TTL_MS, NormalizeConfig, ProcessorKind};
+use crate::kind::{
+    DEFAULT_DEDUPE_TTL_MS, DEFAULT_KPI_GRACE_MS, KpiConfig, NormalizeConfig, ProcessorKind,
+};
 
 /// Delivery guarantee of the processing loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -61,6 +63,14 @@ struct RawConfig {
     outputs: RawOutputs,
     #[serde(default)]
     normalize: RawNormalize,
+    #[serde(default)]
+    kpi: RawKpi,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKpi {
+    grace_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +202,8 @@ pub struct RuntimeConfig {
     pub actions_json: bool,
     /// Settings of the normalize processor (`[normalize]`).
     pub normalize: NormalizeConfig,
+    /// Settings of the kpi processor (`[kpi]`).
+    pub kpi: KpiConfig,
 }
 
 /// Every problem found in a configuration, each with its key path.
@@ -262,6 +274,7 @@ impl RuntimeConfig {
             statistics_interval: Duration::from_millis(DEFAULT_STATISTICS_MS),
             actions_json: false,
             normalize: NormalizeConfig::default(),
+            kpi: KpiConfig::default(),
         }
     }
 
@@ -295,6 +308,7 @@ impl RuntimeConfig {
         line(&mut out, "outputs.actions_json", &self.actions_json);
         line(&mut out, "normalize.sources_dir", &format!("{:?}", self.normalize.sources_dir));
         line(&mut out, "normalize.dedupe_ttl_ms", &self.normalize.dedupe_ttl.as_millis());
+        line(&mut out, "kpi.grace_ms", &self.kpi.grace.as_millis());
         out
     }
 }
@@ -483,6 +497,9 @@ fn validate(processor: ProcessorKind, raw: RawConfig) -> Result<RuntimeConfig, C
             sources_dir: raw.normalize.sources_dir,
             dedupe_ttl: Duration::from_millis(dedupe_ttl_ms),
         },
+        kpi: KpiConfig {
+            grace: Duration::from_millis(raw.kpi.grace_ms.unwrap_or(DEFAULT_KPI_GRACE_MS)),
+        },
     })
 }
 
@@ -599,6 +616,26 @@ mod tests {
         let zero = format!("{text}[normalize]\ndedupe_ttl_ms = 0\n");
         let error = RuntimeConfig::load_for(ProcessorKind::Normalize, &zero, Vec::new());
         assert!(error.unwrap_err().to_string().contains("normalize.dedupe_ttl_ms"));
+    }
+
+    #[test]
+    fn the_kpi_processor_has_its_own_defaults_and_section() {
+        let text = "[kafka]\nbootstrap_servers = \"b:9092\"\n";
+        let cfg = RuntimeConfig::load_for(ProcessorKind::Kpi, text, Vec::new()).unwrap();
+        assert_eq!(cfg.application_id, "invex-kpi");
+        assert_eq!(cfg.kpi.grace, Duration::from_secs(300));
+        assert_eq!(cfg.grace, Duration::from_secs(86_400), "not the detect grace");
+        let cfg = RuntimeConfig::load_for(
+            ProcessorKind::Kpi,
+            &format!("{text}[kpi]\ngrace_ms = 60000\n"),
+            env(&[("INVEX_KPI__GRACE_MS", "900000")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.kpi.grace, Duration::from_secs(900), "the environment wins");
+        assert!(cfg.redacted().contains("kpi.grace_ms = 900000"));
+        let negative = format!("{text}[kpi]\ngrace_ms = -1\n");
+        let error = RuntimeConfig::load_for(ProcessorKind::Kpi, &negative, Vec::new());
+        assert!(error.unwrap_err().to_string().contains("grace_ms"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Which processor an instance runs, and the settings only the normalize processor reads.
+//! Which processor an instance runs, and the settings only one processor reads (`[normalize]`,
+//! `[kpi]`).
 //!
 //! One binary runs every processor (`invex run --processor <name>`); the configuration file
 //! of an instance is the same shape for all of them. Only the defaults differ: the
@@ -17,17 +18,20 @@ pub enum ProcessorKind {
     Detect,
     /// Vendor records on raw topics to canonical events, deduplicated.
     Normalize,
+    /// Exception versions and audit records to hourly KPI records and Prometheus metrics.
+    Kpi,
 }
 
 impl ProcessorKind {
     /// Every processor.
-    pub const ALL: [Self; 2] = [Self::Detect, Self::Normalize];
+    pub const ALL: [Self; 3] = [Self::Detect, Self::Normalize, Self::Kpi];
 
     /// Name on the command line, in logs and on dead letters.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Detect => "detect",
             Self::Normalize => "normalize",
+            Self::Kpi => "kpi",
         }
     }
 
@@ -36,6 +40,7 @@ impl ProcessorKind {
         match self {
             Self::Detect => "invex-detect",
             Self::Normalize => "invex-normalize",
+            Self::Kpi => "invex-kpi",
         }
     }
 }
@@ -67,5 +72,25 @@ impl NormalizeConfig {
             Some(dir) => Normalizer::from_dir(dir),
             None => Normalizer::shipped(),
         }
+    }
+}
+
+/// The `[kpi]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KpiConfig {
+    /// How long (stream time) after its end an hourly window stays open for transitions that
+    /// arrive late; it is emitted once this has passed. It must cover the event-time skew
+    /// between the detect tasks whose outputs meet in one kpi task (see `crate::logic::kpi`).
+    /// Not `application.grace_ms`, which is the detect processor's late-record threshold.
+    pub grace: Duration,
+}
+
+/// Five minutes: detect commits every 100 ms, so its outputs reach the kpi processor within
+/// seconds of each other in steady state; the rest is margin for a rebalance or a restart.
+pub(crate) const DEFAULT_KPI_GRACE_MS: u64 = 5 * 60_000;
+
+impl Default for KpiConfig {
+    fn default() -> Self {
+        Self { grace: Duration::from_millis(DEFAULT_KPI_GRACE_MS) }
     }
 }

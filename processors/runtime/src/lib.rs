@@ -3,10 +3,11 @@
 //! - [`Processor`]: a consumer group member that owns tasks (one per input partition number,
 //!   co-partitioned across every input topic), each with its own RocksDB state, and commits
 //!   outputs, changelog records and input offsets in one Kafka transaction (exactly-once, the
-//!   default) or flushes then commits offsets (at-least-once). It runs one of two logics
-//!   ([`ProcessorKind`]): `detect` (canonical events through the pure detectors) or
-//!   `normalize` (vendor records on raw topics to canonical events, see [`normalize`]); the
-//!   core is the same for both.
+//!   default) or flushes then commits offsets (at-least-once). It runs one of three logics
+//!   ([`ProcessorKind`]): `detect` (canonical events through the pure detectors),
+//!   `normalize` (vendor records on raw topics to canonical events, see [`normalize`]) or
+//!   `kpi` (detect's exceptions and audit records to hourly KPI records and the
+//!   [`KpiMetrics`]); the core is the same for all.
 //! - [`Codec`]: Avro in the Confluent wire format, schemas from a [`SchemaResolver`]
 //!   (Schema Registry or the embedded `schemas/`).
 //! - [`RuntimeConfig`]: TOML + `INVEX_*` environment, validated with every error at once.
@@ -25,6 +26,7 @@ mod error;
 mod fencing;
 mod http;
 mod kind;
+mod kpi_metrics;
 mod lag;
 mod logic;
 mod metrics;
@@ -47,8 +49,10 @@ pub use config::{ConfigErrors, Guarantee, LateRecords, RuntimeConfig, SchemaSour
 pub use core::{Clock, system_clock};
 pub use error::RuntimeError;
 pub use http::serve_admin;
-pub use kind::{NormalizeConfig, ProcessorKind};
+pub use kind::{KpiConfig, NormalizeConfig, ProcessorKind};
+pub use kpi_metrics::KpiMetrics;
 pub use logic::NORMALIZE_STORES;
+pub use logic::kpi::KPI_STORES;
 pub use metrics::{Metrics, StateGauges};
 pub use processor::{Processor, ProcessorHandle, base_client_config};
 pub use progress::CommittedOffsets;

@@ -4,8 +4,9 @@
 //! dropped-records, restore) so existing dashboards translate, with the `invex_` prefix and
 //! Prometheus units. Labels are low-cardinality by construction: output, error class, result,
 //! source (a loaded source file), and topic and partition (bounded by the topology); never a
-//! SKU.
+//! SKU. The kpi processor's metrics are in [`KpiMetrics`].
 
+use crate::kpi_metrics::KpiMetrics;
 use crate::progress::CommittedOffsets;
 use invex_state::StateProperties;
 use prometheus::core::Collector;
@@ -54,6 +55,8 @@ pub struct Metrics {
     pub normalize_events: IntCounterVec,
     /// Events the normalize processor dropped as retries of a published one, by source.
     pub normalize_duplicates: IntCounterVec,
+    /// KPI transitions and live gauges of the kpi processor.
+    pub kpi: KpiMetrics,
 }
 
 /// RocksDB properties as gauges (see [`StateProperties`] for what each one means).
@@ -203,6 +206,7 @@ impl Metrics {
                 "Events dropped as duplicates within the dedupe TTL",
                 "source",
             )?,
+            kpi: KpiMetrics::new(&r)?,
             registry: r,
         })
     }

@@ -1,5 +1,5 @@
 //! A processor's main loop: one thread, one group consumer, one producer, for any logic
-//! (detect or normalize, see `crate::logic`).
+//! (detect, normalize or kpi, see `crate::logic`).
 //!
 //! The loop polls one record at a time, processes it into the open batch, fires wall-clock
 //! timers once per tick, and commits the batch every commit interval (100 ms by default under
@@ -31,6 +31,7 @@ use crate::error::RuntimeError;
 use crate::kind::ProcessorKind;
 use crate::logic::TaskLogic;
 use crate::logic::detect::DetectLogic;
+use crate::logic::kpi::KpiLogic;
 use crate::logic::normalize::NormalizeLogic;
 use crate::metrics::Metrics;
 use crate::normalize::Normalizer;
@@ -73,6 +74,7 @@ impl ProcessorHandle {
 enum Logic {
     Detect(Arc<Policy>),
     Normalize(Arc<Normalizer>),
+    Kpi,
 }
 
 /// A configured processor, not yet connected.
@@ -117,6 +119,12 @@ impl Processor {
         Self::with_logic(cfg, Logic::Normalize(Arc::new(normalizer)))
     }
 
+    /// A kpi processor for `cfg` (its `[kpi]` section): detect's exceptions and audit records
+    /// to hourly KPI records on the `kpi` topic and the `invex_kpi_*` metrics.
+    pub fn kpi(cfg: RuntimeConfig) -> Result<Self, RuntimeError> {
+        Self::with_logic(cfg, Logic::Kpi)
+    }
+
     fn with_logic(cfg: RuntimeConfig, logic: Logic) -> Result<Self, RuntimeError> {
         let metrics = Metrics::new().map_err(|e| RuntimeError::Setup(format!("metrics: {e}")))?;
         Ok(Self {
@@ -147,6 +155,7 @@ impl Processor {
         match self.logic {
             Logic::Detect(_) => ProcessorKind::Detect,
             Logic::Normalize(_) => ProcessorKind::Normalize,
+            Logic::Kpi => ProcessorKind::Kpi,
         }
     }
 
@@ -163,6 +172,10 @@ impl Processor {
             Logic::Normalize(normalizer) => {
                 let logic =
                     NormalizeLogic::new(Arc::clone(normalizer), &self.cfg, &topics, metrics);
+                self.run_logic(topics, logic)
+            }
+            Logic::Kpi => {
+                let logic = KpiLogic::new(&self.cfg, &topics, metrics);
                 self.run_logic(topics, logic)
             }
         }

@@ -21,8 +21,11 @@ use schema_registry_converter::blocking::schema_registry::{
 };
 use schema_registry_converter::schema_registry_common::{SchemaType, SuppliedSchema};
 
-/// Subjects with schemas in `schemas/`, in embedded-id order (id = index + 1).
-pub const SUBJECTS: [(&str, &str); 15] = [
+/// Subjects with schemas in `schemas/`, in embedded-id order (id = index + 1): the canonical
+/// topics and outputs, then the writer schemas of the shipped Avro raw sources
+/// (`schemas/raw/<source>.avsc`, subject `<raw topic>-value`), which `invex schemas register`
+/// registers like the others and the embedded resolver serves to the normalize processor.
+pub const SUBJECTS: [(&str, &str); 17] = [
     ("wh.scan-value", include_str!("../../../schemas/wh.scan-value.avsc")),
     ("wh.receipt-value", include_str!("../../../schemas/wh.receipt-value.avsc")),
     ("wh.pick-value", include_str!("../../../schemas/wh.pick-value.avsc")),
@@ -38,6 +41,8 @@ pub const SUBJECTS: [(&str, &str); 15] = [
     ("actions-value", include_str!("../../../schemas/actions-value.avsc")),
     ("audit-value", include_str!("../../../schemas/audit-value.avsc")),
     ("dlq-value", include_str!("../../../schemas/dlq-value.avsc")),
+    ("kpi-value", include_str!("../../../schemas/kpi-value.avsc")),
+    ("raw.rf.scanner-value", include_str!("../../../schemas/raw/rf-scanner.avsc")),
 ];
 
 /// The embedded text of a subject's schema.

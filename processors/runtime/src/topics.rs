@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use invex_model::CanonicalTopic;
 
-/// Output streams of the detect processor.
+/// Output streams of the processors: the detect processor's ([`Output::DETECT`]) and the kpi
+/// processor's [`Output::Kpi`] (the DLQ is every processor's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Output {
     /// Latest version of each exception (compacted).
@@ -25,11 +26,18 @@ pub enum Output {
     /// (n8n and other kafkajs-based tools) that cannot decode Avro. Produced only when
     /// `outputs.actions_json` is on.
     ActionsJson,
+    /// Hourly KPI records of the kpi processor, partial per kpi task (compacted, key
+    /// `tenant|site|TYPE|window_start|task`).
+    Kpi,
 }
 
 impl Output {
     /// Every output.
-    pub const ALL: [Self; 5] =
+    pub const ALL: [Self; 6] =
+        [Self::Exceptions, Self::Actions, Self::Audit, Self::Dlq, Self::ActionsJson, Self::Kpi];
+
+    /// The outputs of the detect processor.
+    pub const DETECT: [Self; 5] =
         [Self::Exceptions, Self::Actions, Self::Audit, Self::Dlq, Self::ActionsJson];
 
     /// Default topic name (and Avro subject stem).
@@ -40,6 +48,7 @@ impl Output {
             Self::Audit => "audit",
             Self::Dlq => "dlq",
             Self::ActionsJson => "actions.json",
+            Self::Kpi => "kpi",
         }
     }
 

@@ -9,6 +9,7 @@ use invex_runtime::Metrics;
 use invex_sim::{Evaluation, evaluate};
 use serde::Serialize;
 
+use super::kpi::KpiSummary;
 use super::traffic::Traffic;
 
 /// What the normalize processor made of the raw traffic.
@@ -58,6 +59,7 @@ impl fmt::Display for NormalizeSummary {
 pub(crate) struct Report {
     events_produced: u64,
     normalize: NormalizeSummary,
+    kpi: KpiSummary,
     events_processed: u64,
     simulator_responses: u64,
     elapsed_secs: f64,
@@ -73,6 +75,7 @@ impl Report {
         traffic: &Traffic,
         exceptions: &BTreeMap<String, ExceptionRecord>,
         normalize: NormalizeSummary,
+        kpi: KpiSummary,
         processed: u64,
         elapsed: Duration,
     ) -> Self {
@@ -101,6 +104,7 @@ impl Report {
         Self {
             events_produced: traffic.produced(),
             normalize,
+            kpi,
             events_processed: processed,
             simulator_responses: traffic.responses(),
             elapsed_secs: secs,
@@ -138,6 +142,7 @@ impl fmt::Display for Report {
         for (k, n) in &self.actions_by_type {
             writeln!(f, "    {k:<48} {n:>6}")?;
         }
+        write!(f, "{}", self.kpi)?;
         writeln!(f, "  injected vs detected:")?;
         write!(f, "{}", self.evaluation)
     }

@@ -2,13 +2,16 @@
 //!
 //! Warehouses do not publish canonical events, their systems send what they send: every
 //! simulator event (and every answer to an action) is rendered by the system of record of its
-//! canonical topic ([`vendor_of`]: the ERP's IDoc export for ASN lines, book snapshots, item
-//! master and integration acknowledgements, the WMS's webhooks for everything else, so both
-//! shipped shapes carry traffic) and produced to that vendor's raw topic, keyed by the
-//! event's `tenant|site|sku` (a stable business key: dedupe is per task). The normalize
-//! processor maps it to the canonical topics. One raw topic per canonical topic keeps each
-//! canonical partition in its raw partition's order (a task orders records across its topics
-//! by event time, but within one partition by offset).
+//! canonical topic ([`vendor_of`]: the RF-scanner gateway's Avro for scans and counts, the
+//! ERP's IDoc export for ASN lines, book snapshots, item master and integration
+//! acknowledgements, the WMS's webhooks for everything else, so all three shipped shapes
+//! carry traffic) and produced to that vendor's raw topic, keyed by the event's
+//! `tenant|site|sku` (a stable business key: dedupe is per task). The gateway's datums are
+//! framed with its writer schema's id in the embedded resolver, the one the demo's normalize
+//! processor reads them with. The normalize processor maps it all to the canonical topics.
+//! One raw topic per canonical topic keeps each canonical partition in its raw partition's
+//! order (a task orders records across its topics by event time, but within one partition by
+//! offset).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -24,11 +27,15 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::simulate::AvroIds;
+
 /// Producer of simulator traffic and reader of the processor's outputs.
 pub(crate) struct Traffic {
     producer: BaseProducer,
     reader: BaseConsumer,
     codec: Codec,
+    /// Writer schema ids of the Avro vendors, in the embedded resolver.
+    ids: AvroIds,
     topics: Topics,
     simulator: Simulator,
     exhausted: bool,
@@ -42,6 +49,7 @@ pub(crate) struct Traffic {
 /// The vendor whose system is the system of record of `event`'s canonical topic.
 fn vendor_of(event: &CanonicalEvent) -> Vendor {
     match event.topic() {
+        CanonicalTopic::Scan | CanonicalTopic::Count => Vendor::RfScanner,
         CanonicalTopic::Asn | CanonicalTopic::Book | CanonicalTopic::Item | CanonicalTopic::Ack => {
             Vendor::ErpIdoc
         }
@@ -85,11 +93,14 @@ impl Traffic {
             }
         }
         reader.assign(&tpl).context("assigning output partitions")?;
-        let codec = Codec::new(Arc::new(EmbeddedResolver::new()?), topics)?;
+        let resolver = Arc::new(EmbeddedResolver::new()?);
+        let ids = AvroIds::register(resolver.as_ref(), topics.prefix())?;
+        let codec = Codec::new(resolver, topics)?;
         Ok(Self {
             producer,
             reader,
             codec,
+            ids,
             topics: topics.clone(),
             simulator,
             exhausted: false,
@@ -104,7 +115,7 @@ impl Traffic {
     /// Produces `event` as its vendor's raw record.
     fn send(&mut self, event: &CanonicalEvent) -> anyhow::Result<()> {
         let vendor = vendor_of(event);
-        let payload = vendor.render(event);
+        let payload = self.ids.value(vendor, event)?;
         let key = event.partition_key().to_string();
         let topic = self.topics.raw(vendor.raw_topic());
         let mut record = BaseRecord::to(&topic).key(key.as_bytes()).payload(&payload);

@@ -6,6 +6,12 @@
 //! with a progress bar, or written to `--to-file` as JSON lines for `invex replay`. The
 //! ground truth goes to `--truth` first, so it exists even if the run is interrupted.
 //!
+//! The RF-scanner gateway's scans and counts are Avro: before producing, its writer schema is
+//! registered with the configuration's schema registry (as a Confluent serializer registers
+//! its schema) and its records carry the id the registry answers; without a registry
+//! (`--bootstrap`, or a configuration that sets no `schema.registry_url`) they carry the
+//! embedded schema's id, which is what a normalize processor on the embedded schemas reads.
+//!
 //! Nobody answers invex's actions here (the loop is open), so the truth expects each count
 //! discrepancy with the root cause its opening evidence gives. Producing only: the normalize
 //! processor maps the raw topics to the canonical ones.
@@ -14,19 +20,20 @@ mod raw;
 mod sink;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use invex_runtime::base_client_config;
+use invex_runtime::{EmbeddedResolver, SchemaResolver, base_client_config, resolver_for};
 use invex_sim::{FaultRates, SimConfig, Simulator};
 
 use crate::Failure;
 use crate::run::load_config;
-pub(crate) use raw::RawRecord;
 #[cfg(test)]
 pub(crate) use raw::raw_record;
+pub(crate) use raw::{AvroIds, RawRecord};
 use sink::Sink;
 
 /// Arguments of `invex simulate`.
@@ -50,11 +57,12 @@ pub(crate) struct SimulateArgs {
     /// Raise the rare faults so that every exception type shows several times.
     #[arg(long)]
     benchmark: bool,
-    /// Deployment configuration (bootstrap servers, Kafka properties, topic prefix), as for
-    /// `invex run`.
+    /// Deployment configuration (bootstrap servers, Kafka properties, topic prefix, schema
+    /// registry for the Avro vendor's writer schema), as for `invex run`.
     #[arg(long, conflicts_with_all = ["bootstrap", "to_file"])]
     config: Option<PathBuf>,
-    /// Bootstrap servers, without a configuration file.
+    /// Bootstrap servers, without a configuration file (Avro records then carry the embedded
+    /// schema ids).
     #[arg(long, conflicts_with = "to_file")]
     bootstrap: Option<String>,
     /// Topic prefix (default: the configuration's, else none).
@@ -69,8 +77,7 @@ pub(crate) struct SimulateArgs {
 }
 
 pub(crate) fn simulate(args: SimulateArgs) -> Result<(), Failure> {
-    let (sink, config_prefix) = open_sink(&args)?;
-    let prefix = args.topic_prefix.clone().unwrap_or(config_prefix);
+    let (sink, prefix) = open_sink(&args)?;
     let duration_ms = i64::try_from(args.duration.as_millis())
         .map_err(|_| Failure::Input(anyhow!("--duration is too long")))?;
     let config = SimConfig {
@@ -100,26 +107,34 @@ pub(crate) fn simulate(args: SimulateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The sink the arguments name, and the configuration's topic prefix.
+/// The sink the arguments name, and the topic prefix (`--topic-prefix`, else the
+/// configuration's, else none).
 fn open_sink(args: &SimulateArgs) -> Result<(Sink, String), Failure> {
+    let prefix = |config: &str| args.topic_prefix.clone().unwrap_or_else(|| config.to_owned());
     if let Some(path) = &args.to_file {
-        return Ok((Sink::file(path).map_err(Failure::Input)?, String::new()));
+        return Ok((Sink::file(path).map_err(Failure::Input)?, prefix("")));
     }
-    let (base, prefix) = match (&args.config, &args.bootstrap) {
-        (Some(path), _) => {
-            let cfg = load_config(path)?;
-            (base_client_config(&cfg), cfg.topic_prefix.clone())
-        }
-        (None, Some(bootstrap)) => {
-            let mut base = rdkafka::ClientConfig::new();
-            base.set("bootstrap.servers", bootstrap);
-            (base, String::new())
-        }
-        (None, None) => {
-            return Err(Failure::Input(anyhow!("give --config, --bootstrap or --to-file")));
-        }
-    };
-    Ok((Sink::kafka(base).map_err(Failure::Input)?, prefix))
+    let (base, prefix, resolver): (_, _, Arc<dyn SchemaResolver>) =
+        match (&args.config, &args.bootstrap) {
+            (Some(path), _) => {
+                let cfg = load_config(path)?;
+                let resolver = resolver_for(&cfg.schema)
+                    .map_err(|e| Failure::Input(anyhow!("schemas: {e}")))?;
+                (base_client_config(&cfg), prefix(&cfg.topic_prefix), resolver)
+            }
+            (None, Some(bootstrap)) => {
+                let mut base = rdkafka::ClientConfig::new();
+                base.set("bootstrap.servers", bootstrap);
+                let resolver = EmbeddedResolver::new()
+                    .map_err(|e| Failure::Runtime(anyhow!("embedded schemas: {e}")))?;
+                (base, prefix(""), Arc::new(resolver))
+            }
+            (None, None) => {
+                return Err(Failure::Input(anyhow!("give --config, --bootstrap or --to-file")));
+            }
+        };
+    let ids = AvroIds::register(resolver.as_ref(), &prefix).map_err(Failure::Input)?;
+    Ok((Sink::kafka(base, ids).map_err(Failure::Input)?, prefix))
 }
 
 /// Produces every event of `simulator`, paced at `rate` records per second.
@@ -136,7 +151,7 @@ fn produce(
     let started = Instant::now();
     let mut sent = 0_u64;
     while let Some(event) = simulator.next_event() {
-        sink.send(&raw::raw_record(prefix, &event)?)?;
+        sink.send(prefix, &event)?;
         sent += 1;
         if rate > 0 && sent.is_multiple_of(64) {
             pace(started, sent, rate);

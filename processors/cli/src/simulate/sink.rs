@@ -1,8 +1,10 @@
 //! Where `invex simulate` sends raw records: a Kafka cluster or a JSON-lines file.
 //!
-//! The Kafka sink is an idempotent producer (librdkafka retries without duplicating);
-//! delivery failures are counted by the producer context and reported at the end, so a run
-//! that lost records says so and exits non-zero instead of pretending success.
+//! The Kafka sink produces each event as its vendor sends it (`raw::vendor_of`, Avro framed
+//! with the writer schema ids of [`AvroIds`]); the file sink writes JSON lines
+//! (`raw::raw_record`). The Kafka sink is an idempotent producer (librdkafka retries without
+//! duplicating); delivery failures are counted by the producer context and reported at the
+//! end, so a run that lost records says so and exits non-zero instead of pretending success.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -18,7 +20,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 
-use super::raw::RawRecord;
+use invex_model::CanonicalEvent;
+
+use super::raw::{AvroIds, raw_record, vendor_of};
 
 /// Counts delivery failures reported by librdkafka.
 #[derive(Clone, Default)]
@@ -41,7 +45,7 @@ pub(crate) enum Sink {
     /// JSON lines.
     File(BufWriter<File>),
     /// A Kafka cluster.
-    Kafka { producer: BaseProducer<Failures>, failures: Failures, buf: Vec<u8> },
+    Kafka { producer: BaseProducer<Failures>, failures: Failures, ids: AvroIds },
 }
 
 impl Sink {
@@ -51,28 +55,32 @@ impl Sink {
         Ok(Self::File(BufWriter::new(file)))
     }
 
-    /// An idempotent producer on `base` (bootstrap servers and client properties).
-    pub(crate) fn kafka(mut base: ClientConfig) -> anyhow::Result<Self> {
+    /// An idempotent producer on `base` (bootstrap servers and client properties) that
+    /// frames Avro values with `ids`.
+    pub(crate) fn kafka(mut base: ClientConfig, ids: AvroIds) -> anyhow::Result<Self> {
         let failures = Failures::default();
         let producer = base
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .create_with_context(failures.clone())
             .context("creating the producer")?;
-        Ok(Self::Kafka { producer, failures, buf: Vec::with_capacity(1024) })
+        Ok(Self::Kafka { producer, failures, ids })
     }
 
-    /// Sends one record (waiting while the producer queue is full).
-    pub(crate) fn send(&mut self, record: &RawRecord) -> anyhow::Result<()> {
+    /// Sends `event` as its vendor's raw record on `prefix`'s raw topic (waiting while the
+    /// producer queue is full).
+    pub(crate) fn send(&mut self, prefix: &str, event: &CanonicalEvent) -> anyhow::Result<()> {
         match self {
             Self::File(out) => {
-                serde_json::to_writer(&mut *out, record)?;
+                serde_json::to_writer(&mut *out, &raw_record(prefix, event)?)?;
                 out.write_all(b"\n")?;
             }
-            Self::Kafka { producer, buf, .. } => {
-                buf.clear();
-                serde_json::to_writer(&mut *buf, &record.payload)?;
-                let mut next = BaseRecord::to(&record.topic).key(&record.key).payload(&buf[..]);
+            Self::Kafka { producer, ids, .. } => {
+                let vendor = vendor_of(event);
+                let value = ids.value(vendor, event)?;
+                let topic = format!("{prefix}{}", vendor.raw_topic());
+                let key = event.partition_key().to_string();
+                let mut next = BaseRecord::to(&topic).key(&key).payload(&value);
                 loop {
                     match producer.send(next) {
                         Ok(()) => break,
@@ -81,8 +89,7 @@ impl Sink {
                             producer.poll(Duration::from_millis(20));
                         }
                         Err((e, _)) => {
-                            return Err(e)
-                                .with_context(|| format!("producing to {}", record.topic));
+                            return Err(e).with_context(|| format!("producing to {topic}"));
                         }
                     }
                 }

@@ -5,13 +5,15 @@
 //! open batch and its transaction, commit, abort, rewind and the DLQ. A logic says what its
 //! tasks store, which topics they read, how a fetched record becomes the logic's input (or a
 //! dead letter), what one input does to the task's state and outputs, and how those outputs
-//! are written. Two logics exist: [`detect::DetectLogic`] (the detectors) and
-//! [`normalize::NormalizeLogic`] (vendor payloads to canonical events).
+//! are written. Three logics exist: [`detect::DetectLogic`] (the detectors),
+//! [`normalize::NormalizeLogic`] (vendor payloads to canonical events) and
+//! [`kpi::KpiLogic`] (detect's outputs to hourly KPI records).
 //!
 //! The core is generic over the logic, not a trait object: every call on the hot path is
 //! static, and inputs and outputs live in the logic's own types without boxing.
 
 pub(crate) mod detect;
+pub(crate) mod kpi;
 pub(crate) mod normalize;
 mod seen;
 

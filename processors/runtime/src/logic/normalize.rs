@@ -1,19 +1,23 @@
 //! The normalize processor's logic: vendor records on raw topics to canonical events.
 //!
 //! Inputs are the raw topics of the loaded sources (`topology/sources/`), input `i` being
-//! source `i`. Decoding maps a record with its source's rules (`crate::normalize`): a record
-//! that cannot be mapped goes to the DLQ with its original key and value and a message naming
-//! the source, message kind, canonical field and raw JSON pointer. Processing drops every
-//! event whose content hash the task published within `normalize.dedupe_ttl_ms` of stream time
-//! (a vendor retry; counted per source), remembers the others (`norm.seen`, see `seen`), and
-//! publishes them to their canonical topic: Avro in the Confluent framing, key
+//! source `i`. Decoding maps a record with its source's rules (`crate::normalize`); the writer
+//! schemas of Avro sources come from the deployment's resolver (the codec's), compiled once
+//! per id and shared by every task. A record that cannot be mapped goes to the DLQ with its
+//! original key and value, its writer schema id (Avro) and a message naming the source,
+//! message kind, canonical field and raw pointer; a record whose writer schema cannot be
+//! fetched because the registry is unreachable is retried, never dead-lettered. Processing
+//! drops every event whose content hash the task published within `normalize.dedupe_ttl_ms`
+//! of stream time (a vendor retry; counted per source), remembers the others (`norm.seen`,
+//! see `seen`), and publishes them to their canonical topic: Avro in the Confluent framing, key
 //! `tenant|site|sku`. Outputs, the changelog of `norm.seen` and the input offsets commit in
 //! one transaction, so a crash neither loses an event nor publishes one twice.
 //!
 //! Dedupe is per task: a retry is caught when it reaches the same task as the original, which
 //! holds when producers key raw records by a stable business key (`topology/topics.toml`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use invex_model::CanonicalTopic;
 use invex_state::TaskStore;
@@ -27,7 +31,7 @@ use crate::codec::Codec;
 use crate::config::RuntimeConfig;
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
-use crate::normalize::{Normalized, Normalizer};
+use crate::normalize::{NormalizeError, Normalized, Normalizer, Source, WriterSchemas};
 use crate::sink::Sink;
 use crate::topics::Topics;
 
@@ -70,6 +74,9 @@ pub(crate) struct NormalizeLogic {
     /// `invex_output_records_total{output=<canonical topic>}`, by canonical topic index.
     written: Vec<IntCounter>,
     buf: Vec<u8>,
+    /// Writer schemas of Avro records, through the codec's resolver (set on first use: the
+    /// codec is built after the logic).
+    writers: OnceLock<WriterSchemas>,
 }
 
 fn index(topic: CanonicalTopic) -> usize {
@@ -111,6 +118,26 @@ impl NormalizeLogic {
             counters,
             normalizer,
             buf: Vec::with_capacity(1024),
+            writers: OnceLock::new(),
+        }
+    }
+
+    /// Maps one record, waiting out an unreachable schema registry.
+    fn normalize(
+        &self,
+        codec: &Codec,
+        source: &Source,
+        raw: &[u8],
+    ) -> Result<Vec<Normalized>, NormalizeError> {
+        let writers = self.writers.get_or_init(|| WriterSchemas::new(Arc::clone(codec.resolver())));
+        loop {
+            match source.normalize_with(raw, writers) {
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -151,7 +178,7 @@ impl TaskLogic for NormalizeLogic {
 
     fn decode(
         &self,
-        _codec: &Codec,
+        codec: &Codec,
         input: usize,
         msg: &BorrowedMessage<'_>,
     ) -> Result<(i64, Mapped), Rejected> {
@@ -159,12 +186,12 @@ impl TaskLogic for NormalizeLogic {
             let message = format!("no source for input {input}");
             return Err(Rejected::of(msg, invex_model::ErrorClass::Processing, message, None));
         };
-        match source.normalize(msg.payload().unwrap_or_default()) {
+        match self.normalize(codec, source, msg.payload().unwrap_or_default()) {
             Ok(events) => {
                 let time = events.iter().map(|n| n.event.header().event_time).min();
                 Ok((time.unwrap_or(i64::MIN), Mapped { source: input, events }))
             }
-            Err(e) => Err(Rejected::of(msg, e.error_class(), e.to_string(), None)),
+            Err(e) => Err(Rejected::of(msg, e.error_class(), e.to_string(), e.schema_id)),
         }
     }
 

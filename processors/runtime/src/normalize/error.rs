@@ -4,10 +4,19 @@
 //!   file at once, each naming the file and the TOML key path, so a deployment is fixed in
 //!   one pass; the instance must not start.
 //! - [`NormalizeError`]: one raw record cannot become canonical events. It names the
-//!   source, the message kind, the canonical field and the concrete JSON pointer of the
-//!   offending raw value. Every reason but [`Reason::UnknownSource`] is poison: dead-letter
-//!   the record with [`NormalizeError::error_class`] and continue. An unknown source name is
-//!   a bug in the caller's wiring: stop.
+//!   source, the writer schema id (Avro), the message kind, the canonical field and the
+//!   concrete JSON pointer of the offending raw value. Three reasons are not the record's
+//!   fault: [`Reason::SchemaUnavailable`] is transient (retry the record after a pause,
+//!   [`NormalizeError::is_transient`]); [`Reason::UnknownSource`] and
+//!   [`Reason::SchemasRequired`] are bugs in the caller's wiring (stop). Every other reason is
+//!   poison: dead-letter the record with [`NormalizeError::error_class`] and continue.
+//!
+//! Classes: bytes that do not decode (invalid JSON; a bad frame, an unknown schema id, a
+//! datum that does not match its writer schema) are DESERIALIZATION. What a mapping refuses
+//! in a decoded record is VALIDATION, except that a JSON value of the wrong type or an
+//! unparsable text value is DESERIALIZATION (the sender wrote the document wrong); an Avro
+//! datum that decoded is well formed by construction, so everything its mapping refuses is
+//! VALIDATION.
 
 use std::fmt;
 
@@ -108,10 +117,51 @@ pub enum Reason {
     /// The mapped event does not fit the model type (the schemas and the model disagree).
     #[error("mapped event does not fit the model: {0}")]
     Model(String),
+    /// The value is not in the Confluent wire format.
+    #[error(
+        "not Confluent-framed Avro: {len} byte(s), first byte {} (expected magic byte 0x00 and a 4-byte schema id)",
+        first.map_or_else(|| "(none)".to_owned(), |b| format!("{b:#04x}"))
+    )]
+    NotFramed {
+        /// Length of the value.
+        len: usize,
+        /// Its first byte.
+        first: Option<u8>,
+    },
+    /// The frame names a schema id the resolver does not know.
+    #[error("unknown writer schema id {0}")]
+    UnknownSchema(u32),
+    /// The writer schema of the id cannot be used: it does not parse, or its values could
+    /// nest or expand without bound (see `normalize::avro`).
+    #[error("writer schema cannot be used: {0}")]
+    UnusableSchema(String),
+    /// The writer schema is not the record the source accepts (`[avro] record`).
+    #[error("writer schema is {} but this source accepts only {expected}", shown(found.as_deref()))]
+    WrongRecord {
+        /// Full name of the writer's top-level record, when it is a record.
+        found: Option<String>,
+        /// The record the source pins.
+        expected: String,
+    },
+    /// The datum ends inside a value: its length and apache-avro's error, when it raised one
+    /// (apache-avro does not say at which byte).
+    #[error("truncated datum: {0}")]
+    Truncated(String),
+    /// The datum is not a value of its writer schema: apache-avro's error, or what is left
+    /// over or cannot be represented exactly.
+    #[error("datum does not match its writer schema: {0}")]
+    NotItsSchema(String),
+    /// The schema registry could not be asked for the writer schema (transient: retry).
+    #[error("schema registry unavailable: {0}")]
+    SchemaUnavailable(String),
+    /// An Avro source was asked to normalize without writer schemas (a wiring bug).
+    #[error("an Avro source needs writer schemas: call `normalize_with`")]
+    SchemasRequired,
 }
 
 impl Reason {
-    /// The dead-letter class: undecodable input versus decodable but impossible content.
+    /// The dead-letter class of a JSON record (or of a failure to decode an Avro one):
+    /// undecodable input versus decodable but impossible content.
     pub fn error_class(&self) -> ErrorClass {
         match self {
             Self::InvalidJson { .. }
@@ -119,12 +169,37 @@ impl Reason {
             | Self::WrongType { .. }
             | Self::BadNumber { .. }
             | Self::BadTime { .. }
-            | Self::UnknownEnumValue { .. } => ErrorClass::Deserialization,
+            | Self::UnknownEnumValue { .. }
+            | Self::NotFramed { .. }
+            | Self::UnknownSchema(_)
+            | Self::UnusableSchema(_)
+            | Self::WrongRecord { .. }
+            | Self::Truncated(_)
+            | Self::NotItsSchema(_) => ErrorClass::Deserialization,
             Self::Missing | Self::NoLines | Self::Impossible { .. } | Self::Model(_) => {
                 ErrorClass::Validation
             }
-            Self::UnknownSource => ErrorClass::Processing,
+            Self::UnknownSource | Self::SchemasRequired | Self::SchemaUnavailable(_) => {
+                ErrorClass::Processing
+            }
         }
+    }
+
+    /// True for what a mapping refuses in a decoded record (as opposed to bytes that do not
+    /// decode and to the caller's own problems).
+    fn is_mapping(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownKind { .. }
+                | Self::WrongType { .. }
+                | Self::BadNumber { .. }
+                | Self::BadTime { .. }
+                | Self::UnknownEnumValue { .. }
+                | Self::Missing
+                | Self::NoLines
+                | Self::Impossible { .. }
+                | Self::Model(_)
+        )
     }
 }
 
@@ -156,25 +231,43 @@ impl fmt::Display for Location {
 
 /// A raw record that cannot be normalized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("source `{source_name}`{location}: {reason}")]
+#[error("source `{source_name}`{}{location}: {reason}", schema(*schema_id))]
 pub struct NormalizeError {
     /// Source the record was read for.
     pub source_name: String,
+    /// Writer schema id of an Avro record, once its frame was read.
+    pub schema_id: Option<u32>,
     /// Where in the record (boxed: keeps the `Err` of every `Result` small on the hot path).
     pub location: Box<Location>,
     /// What is wrong.
     pub reason: Reason,
 }
 
+fn schema(id: Option<u32>) -> String {
+    id.map(|id| format!(", schema id {id}")).unwrap_or_default()
+}
+
 impl NormalizeError {
     /// True when the record must be dead-lettered and processing continue; false when the
-    /// caller itself is wrong and must stop.
+    /// caller must retry ([`NormalizeError::is_transient`]) or is itself wrong and must stop.
     pub fn is_poison(&self) -> bool {
-        self.reason != Reason::UnknownSource
+        !matches!(
+            self.reason,
+            Reason::UnknownSource | Reason::SchemasRequired | Reason::SchemaUnavailable(_)
+        )
     }
 
-    /// The dead-letter class of the record.
+    /// True when the same record may succeed later (the schema registry was unreachable):
+    /// retry it after a pause, never dead-letter it.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.reason, Reason::SchemaUnavailable(_))
+    }
+
+    /// The dead-letter class of the record (see the module docs).
     pub fn error_class(&self) -> ErrorClass {
-        self.reason.error_class()
+        match self.schema_id {
+            Some(_) if self.reason.is_mapping() => ErrorClass::Validation,
+            _ => self.reason.error_class(),
+        }
     }
 }

@@ -16,8 +16,9 @@ use super::rules::{Diag, Planner, Rules};
 use super::shape::{self, Field};
 use super::source::{Format, Source};
 
-const SOURCE_KEYS: [&str; 7] =
-    ["name", "topic", "format", "description", "discriminator", "envelope", "kinds"];
+const SOURCE_KEYS: [&str; 8] =
+    ["name", "topic", "format", "description", "discriminator", "avro", "envelope", "kinds"];
+const AVRO_KEYS: [&str; 1] = ["record"];
 const KIND_KEYS: [&str; 5] = ["when", "event", "split", "description", "fields"];
 
 /// Canonical event shapes, read from the schemas once per load.
@@ -50,6 +51,7 @@ pub(crate) fn load_source(
     let name = string(&mut diag, &table, "", "name");
     let topic = string(&mut diag, &table, "", "topic");
     let format = format(&mut diag, &table);
+    let record = avro(&mut diag, &table, format);
     let discriminator = discriminator(&mut diag, &table);
     let envelope = optional_table(&mut diag, &table, "", "envelope");
     let envelope = Rules { table: envelope, key: "envelope".into() };
@@ -65,6 +67,7 @@ pub(crate) fn load_source(
         name: name.to_owned(),
         topic: topic.to_owned(),
         format,
+        record,
         discriminator,
         kinds,
         by_value,
@@ -131,11 +134,37 @@ fn optional_table<'t>(
 fn format(diag: &mut Diag<'_>, table: &toml::Table) -> Option<Format> {
     match string(diag, table, "", "format")? {
         "json" => Some(Format::Json),
+        "avro" => Some(Format::Avro),
         other => {
-            diag.error("format", format!("unsupported format {other:?} (supported: json)"));
+            diag.error("format", format!("unsupported format {other:?} (supported: json, avro)"));
             None
         }
     }
+}
+
+/// The `[avro]` table: only for Avro sources, and optional; its `record` pins the writer
+/// record the source accepts.
+fn avro(diag: &mut Diag<'_>, table: &toml::Table, format: Option<Format>) -> Option<String> {
+    let avro = optional_table(diag, table, "", "avro")?;
+    if format == Some(Format::Json) {
+        diag.error("avro", "only a source with format = \"avro\" has an `[avro]` table");
+        return None;
+    }
+    unknown_keys(diag, avro, "avro", &AVRO_KEYS);
+    let record = string(diag, avro, "avro", "record")?;
+    let valid = record.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if !valid {
+        diag.error(
+            "avro.record",
+            format!("{record:?} is not an Avro full name (`namespace.Name`)"),
+        );
+        return None;
+    }
+    Some(record.to_owned())
 }
 
 fn discriminator(diag: &mut Diag<'_>, table: &toml::Table) -> Option<Pointer> {

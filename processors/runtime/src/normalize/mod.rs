@@ -3,27 +3,33 @@
 //! Real warehouses publish what their WMS, ERP and devices happen to send. A source file
 //! (`topology/sources/<source>.toml`, one per raw topic) says how each message kind of that
 //! source maps to a canonical event; [`Normalizer`] loads and validates every file up front
-//! and then maps one raw record at a time with [`Normalizer::normalize`]. Adding a vendor is
+//! and then maps one raw record at a time with [`Normalizer::normalize`] (JSON sources) or
+//! [`Normalizer::normalize_with`] (either format: an Avro source's records are decoded by
+//! their writer schema, looked up by id in [`WriterSchemas`], see `avro`). Adding a vendor is
 //! adding a file, not code.
 //!
 //! Invariants and why they hold:
-//! - Pure and total: no I/O after loading, no clock, no panic on any input (a property test
-//!   feeds arbitrary bytes and arbitrary JSON). A record either yields complete, typed,
-//!   checked events or a [`NormalizeError`] that names the source, kind, canonical field
-//!   and raw pointer; the runtime shell dead-letters it and continues.
+//! - Pure and total: no clock, no panic on any input (a property test feeds arbitrary bytes
+//!   and arbitrary JSON; the Avro decoder's tests feed truncated and mismatched datums), and
+//!   no I/O after loading except the first lookup of each Avro writer schema id. A record
+//!   either yields complete, typed, checked events or a [`NormalizeError`] that names the
+//!   source, schema id, kind, canonical field and raw pointer; the runtime shell
+//!   dead-letters it and continues (or, for an unreachable registry, retries it).
 //! - Checked against the schemas: mappings are compiled against the shape of each event's
 //!   Avro schema in `schemas/`, so a mapping that forgets a required field, writes to a field
 //!   that does not exist or produces the wrong type fails at load time, not on traffic.
 //! - Model rules enforced: ids are non-empty, tenant and site cannot break the key,
 //!   quantities are not negative (see `checks`), whatever the vendor sent.
-//! - One parse per record: the value is parsed once into a `serde_json::Value`; pointers
-//!   are compiled at load time; the canonical event is moved out of the built object.
+//! - One parse per record: the value is parsed (or decoded from Avro) once into a
+//!   `serde_json::Value`; pointers are compiled at load time, writer schemas once per id; the
+//!   canonical event is moved out of the built object.
 //! - Stable identity: [`Normalized::key`] is the canonical topics' `tenant|site|sku` and
 //!   [`Normalized::content_hash`] is the same for a vendor retry of the same fact whatever
 //!   its message id, sequence number or send time, and whichever vendor shape carried it.
 //!
 //! How to add a vendor mapping: see `topology/sources/README.md`.
 
+mod avro;
 mod checks;
 mod decimal;
 mod error;
@@ -41,19 +47,23 @@ mod time;
 mod tests;
 #[cfg(test)]
 mod tests_load;
+#[cfg(test)]
+mod tests_rf;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use invex_model::CanonicalEvent;
 
+pub use avro::{WriterSchemas, framed};
 pub use error::{Location, NormalizeError, Reason, SourceError, SourceErrors};
 pub use hash::ContentHash;
 pub use source::{Format, Source};
 
 /// The source files shipped in `topology/sources/`, compiled in: `(file name, text)`.
-pub const SHIPPED_SOURCES: [(&str, &str); 2] = [
+pub const SHIPPED_SOURCES: [(&str, &str); 3] = [
     ("erp-idoc.toml", include_str!("../../../../topology/sources/erp-idoc.toml")),
+    ("rf-scanner.toml", include_str!("../../../../topology/sources/rf-scanner.toml")),
     ("wms-webhook.toml", include_str!("../../../../topology/sources/wms-webhook.toml")),
 ];
 
@@ -166,17 +176,30 @@ impl Normalizer {
         self.sources.iter().find(|s| s.topic == topic)
     }
 
-    /// Maps one raw record of source `source` to its canonical events (see
+    /// Maps one raw record of the JSON source `source` to its canonical events (see
     /// [`Source::normalize`]). An unknown source name is the caller's bug, not poison.
     pub fn normalize(&self, source: &str, raw: &[u8]) -> Result<Vec<Normalized>, NormalizeError> {
-        match self.source(source) {
-            Some(found) => found.normalize(raw),
-            None => Err(NormalizeError {
-                source_name: source.to_owned(),
-                location: Box::default(),
-                reason: Reason::UnknownSource,
-            }),
-        }
+        self.find(source)?.normalize(raw)
+    }
+
+    /// Maps one raw record of source `source`, of either format, finding Avro writer schemas
+    /// in `schemas` (see [`Source::normalize_with`]).
+    pub fn normalize_with(
+        &self,
+        source: &str,
+        raw: &[u8],
+        schemas: &WriterSchemas,
+    ) -> Result<Vec<Normalized>, NormalizeError> {
+        self.find(source)?.normalize_with(raw, schemas)
+    }
+
+    fn find(&self, source: &str) -> Result<&Source, NormalizeError> {
+        self.source(source).ok_or_else(|| NormalizeError {
+            source_name: source.to_owned(),
+            schema_id: None,
+            location: Box::default(),
+            reason: Reason::UnknownSource,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! One loaded source and the per-record flow: parse, recognise, split, map, type, hash, key.
+//! One loaded source and the per-record flow: decode (parse JSON, or decode Avro by its
+//! writer schema), recognise, split, map, type, hash, key.
 
 use std::collections::HashMap;
 
@@ -6,6 +7,7 @@ use invex_model::{CanonicalEvent, CanonicalTopic};
 use serde_json::Value;
 
 use super::Normalized;
+use super::avro::{Undecodable, WriterSchemas};
 use super::error::{Location, NormalizeError, Reason};
 use super::eval::{Fail, event_object, type_name};
 use super::hash::ContentHash;
@@ -18,6 +20,8 @@ use super::pointer::{Pointer, Scope};
 pub enum Format {
     /// One JSON document per record value.
     Json,
+    /// One Avro datum per record value, in the Confluent wire format (magic byte, schema id).
+    Avro,
 }
 
 /// A validated source definition: a raw topic and how its messages become canonical events.
@@ -26,6 +30,8 @@ pub struct Source {
     pub(crate) name: String,
     pub(crate) topic: String,
     pub(crate) format: Format,
+    /// Avro only: the full name of the only writer record accepted (`[avro] record`).
+    pub(crate) record: Option<String>,
     pub(crate) discriminator: Pointer,
     pub(crate) kinds: Vec<Kind>,
     pub(crate) by_value: HashMap<String, usize>,
@@ -52,22 +58,67 @@ impl Source {
         self.kinds.iter().map(|k| (k.name.as_str(), k.topic))
     }
 
-    /// Maps one raw record to its canonical events: one, or one per line for a kind that
-    /// splits documents. All or nothing: a record with one bad line fails as a whole.
+    /// The full name of the only writer record an Avro source accepts, if it pins one.
+    pub fn pinned_record(&self) -> Option<&str> {
+        self.record.as_deref()
+    }
+
+    /// Maps one raw JSON record to its canonical events: one, or one per line for a kind
+    /// that splits documents. All or nothing: a record with one bad line fails as a whole.
+    /// An Avro source needs writer schemas: it answers [`Reason::SchemasRequired`] here (use
+    /// [`Source::normalize_with`]).
     pub fn normalize(&self, raw: &[u8]) -> Result<Vec<Normalized>, NormalizeError> {
-        let doc: Value = serde_json::from_slice(raw).map_err(|e| {
+        match self.format {
+            Format::Json => self.map(&self.parse_json(raw)?),
+            Format::Avro => Err(self.error(None, Location::default(), Reason::SchemasRequired)),
+        }
+    }
+
+    /// Maps one raw record of either format; the writer schema of an Avro record is looked
+    /// up in `schemas` by the id in its frame. Errors of an Avro record carry its schema id.
+    pub fn normalize_with(
+        &self,
+        raw: &[u8],
+        schemas: &WriterSchemas,
+    ) -> Result<Vec<Normalized>, NormalizeError> {
+        if self.format == Format::Json {
+            return self.normalize(raw);
+        }
+        let decoded =
+            schemas.decode(raw).map_err(|Undecodable { schema_id, pointer, reason }| {
+                let at = Location { pointer, ..Location::default() };
+                NormalizeError { schema_id, ..self.error(None, at, reason) }
+            })?;
+        let with_id =
+            |e: NormalizeError| NormalizeError { schema_id: Some(decoded.schema_id), ..e };
+        if let Some(expected) = &self.record
+            && decoded.record.as_ref() != Some(expected)
+        {
+            let found = decoded.record.clone();
+            let reason = Reason::WrongRecord { found, expected: expected.clone() };
+            return Err(with_id(self.error(None, Location::default(), reason)));
+        }
+        self.map(&decoded.tree).map_err(with_id)
+    }
+
+    fn parse_json(&self, raw: &[u8]) -> Result<Value, NormalizeError> {
+        serde_json::from_slice(raw).map_err(|e| {
             let offset = byte_offset(raw, e.line(), e.column());
             self.error(
                 None,
                 Location::default(),
                 Reason::InvalidJson { offset, message: e.to_string() },
             )
-        })?;
-        let kind = self.kind_of(&doc)?;
+        })
+    }
+
+    /// The events of one decoded document.
+    fn map(&self, doc: &Value) -> Result<Vec<Normalized>, NormalizeError> {
+        let kind = self.kind_of(doc)?;
         let Some(lines) = &kind.split else {
-            return Ok(vec![self.event(kind, &doc, None)?]);
+            return Ok(vec![self.event(kind, doc, None)?]);
         };
-        let items = match lines.resolve(&doc, None) {
+        let items = match lines.resolve(doc, None) {
             Some(Value::Array(items)) if !items.is_empty() => items,
             found => {
                 let reason = match found {
@@ -84,7 +135,7 @@ impl Source {
         items
             .iter()
             .enumerate()
-            .map(|(i, line)| self.event(kind, &doc, Some(&Scope::new(line, None, lines, i))))
+            .map(|(i, line)| self.event(kind, doc, Some(&Scope::new(line, None, lines, i))))
             .collect()
     }
 
@@ -126,7 +177,12 @@ impl Source {
 
     fn error(&self, kind: Option<&Kind>, mut at: Location, reason: Reason) -> NormalizeError {
         at.kind = kind.map(|k| k.name.clone());
-        NormalizeError { source_name: self.name.clone(), location: Box::new(at), reason }
+        NormalizeError {
+            source_name: self.name.clone(),
+            schema_id: None,
+            location: Box::new(at),
+            reason,
+        }
     }
 }
 

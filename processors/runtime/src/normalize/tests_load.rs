@@ -50,16 +50,21 @@ fn header() -> serde_json::Value {
 }
 
 #[test]
-fn shipped_sources_load_and_cover_every_canonical_event() {
+fn shipped_sources_load_and_the_json_ones_cover_every_canonical_event() {
     let n = Normalizer::shipped().unwrap();
-    assert_eq!(n.sources().len(), 2);
+    assert_eq!(n.sources().len(), 3);
     for source in n.sources() {
         let mut topics: Vec<_> = source.kinds().map(|(_, topic)| topic).collect();
         topics.sort();
-        assert_eq!(topics, CanonicalTopic::ALL.to_vec(), "{}", source.name());
-        assert_eq!(source.format(), Format::Json);
+        if source.format() == Format::Json {
+            assert_eq!(topics, CanonicalTopic::ALL.to_vec(), "{}", source.name());
+        } else {
+            assert_eq!(topics, [CanonicalTopic::Scan, CanonicalTopic::Count]);
+        }
         assert_eq!(n.source_for_topic(source.topic()).map(Source::name), Some(source.name()));
     }
+    let formats: Vec<_> = n.sources().iter().map(Source::format).collect();
+    assert_eq!(formats, [Format::Json, Format::Avro, Format::Json]);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../topology/sources");
     let from_dir = Normalizer::from_dir(&dir).unwrap();
     let names =
@@ -222,11 +227,11 @@ fn syntax_errors_duplicates_and_missing_keys_are_reported_per_file() {
     let errors =
         Normalizer::from_files([("bad.toml", "name = \"x\"\n\ntopic = = 1\n")]).unwrap_err();
     has(&errors, "(file)", "TOML syntax error at line 3");
-    let errors = Normalizer::from_files([("bad.toml", "format = \"avro\"\n")]).unwrap_err();
+    let errors = Normalizer::from_files([("bad.toml", "format = \"xml\"\n")]).unwrap_err();
     for key in ["name", "topic", "discriminator", "kinds"] {
         has(&errors, key, "");
     }
-    has(&errors, "format", "unsupported format \"avro\"");
+    has(&errors, "format", "unsupported format \"xml\" (supported: json, avro)");
     let one = source_text("wh.count", &[], &[]);
     let errors = Normalizer::from_files([("t.toml", one.as_str()), ("bad.toml", one.as_str())]);
     let errors = errors.unwrap_err();
@@ -237,7 +242,7 @@ fn syntax_errors_duplicates_and_missing_keys_are_reported_per_file() {
 
 #[test]
 fn source_names_and_raw_topics_are_unique_across_files() {
-    let [(_, erp), (_, wms)] = SHIPPED_SOURCES;
+    let [(_, erp), _, (_, wms)] = SHIPPED_SOURCES;
     let errors =
         Normalizer::from_files([("a.toml", wms), ("bad.toml", wms), ("c.toml", erp)]).unwrap_err();
     has(&errors, "name", "\"wms-webhook\" is already used by a.toml");
