@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use invex_model::CanonicalEvent;
+use invex_runtime::ReaderContext;
 use invex_runtime::admin::{create_missing, detect_topics};
 use invex_runtime::{Codec, RuntimeConfig, SchemaSource, Topics, base_client_config, resolver_for};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -71,12 +72,12 @@ impl Cluster {
     /// read_committed to the end: unlike counting records, this is right when transaction
     /// markers take offsets too (and whether or not a broker writes them).
     pub(crate) fn ends_by_reading(&self) -> BTreeMap<(String, i32), i64> {
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<ReaderContext> = self
             .client()
             .set("group.id", format!("{}-ends", self.app))
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(ReaderContext)
             .expect("end reader");
         let mut tpl = TopicPartitionList::new();
         for (_, topic) in self.topics.inputs() {

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use invex_runtime::ReaderContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -48,12 +49,12 @@ pub(crate) fn hides_aborted_records(stack: &Stack) -> Result<bool, String> {
         };
         ended.map_err(|e| e.to_string())?;
     }
-    let consumer: BaseConsumer = client(&[
+    let consumer: BaseConsumer<ReaderContext> = client(&[
         ("group.id", &topic),
         ("isolation.level", "read_committed"),
         ("enable.partition.eof", "true"),
     ])
-    .create()
+    .create_with_context(ReaderContext)
     .map_err(|e| format!("probe consumer: {e}"))?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use invex_detect::testkit::TestDriver;
 use invex_detect::{Engine, Policy};
 use invex_model::{ActionCommand, CanonicalEvent, ExceptionRecord};
+use invex_runtime::ReaderContext;
 use invex_runtime::{
     Codec, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, SchemaSource, Topics,
     base_client_config,
@@ -102,12 +103,12 @@ impl Cluster {
 
     /// Every record of topic `name`, read with read_committed from the beginning to the end.
     pub(crate) fn read_topic(&self, name: &str) -> Vec<Record> {
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<ReaderContext> = self
             .client()
             .set("group.id", "invex-test-reader")
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(ReaderContext)
             .expect("reader");
         let metadata = consumer.fetch_metadata(Some(name), Duration::from_secs(10)).unwrap();
         let partitions = metadata.topics()[0].partitions().len() as i32;

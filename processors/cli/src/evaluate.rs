@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use invex_model::ExceptionRecord;
+use invex_runtime::ReaderContext;
 use invex_runtime::{Codec, Output, Topics, base_client_config, resolver_for};
 use invex_sim::{TruthFile, evaluate};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -130,12 +131,12 @@ fn consume(
     topic: &str,
     codec: &Codec,
 ) -> anyhow::Result<Vec<ExceptionRecord>> {
-    let consumer: BaseConsumer = base
+    let consumer: BaseConsumer<ReaderContext> = base
         .set("group.id", format!("invex-evaluate-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()
+        .create_with_context(ReaderContext)
         .context("creating the consumer")?;
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))

@@ -34,6 +34,7 @@ pub mod normalize;
 mod ordering;
 mod processor;
 mod progress;
+mod reader;
 mod rebalance;
 mod registry_admin;
 mod restore;
@@ -56,6 +57,7 @@ pub use logic::kpi::KPI_STORES;
 pub use metrics::{Metrics, StateGauges};
 pub use processor::{Processor, ProcessorHandle, base_client_config};
 pub use progress::CommittedOffsets;
+pub use reader::ReaderContext;
 pub use registry_admin::{SchemaAdmin, SubjectReport, SubjectState};
 pub use schema::{
     EmbeddedResolver, RegistryResolver, ResolveError, SUBJECTS, SchemaResolver, StaticSchema,

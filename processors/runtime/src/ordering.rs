@@ -10,6 +10,14 @@
 //! up, the task waits at most `max_idle` (like `max.task.idle.ms`) and then proceeds: a
 //! partition that has nothing to say cannot stall its task forever.
 //!
+//! Limit: "caught up" is what the consumer last learned. Once a topic has reported its end, it
+//! stays caught up until its next record is buffered, so a record produced to it but not yet
+//! fetched can be overtaken by later records of the task's other topics. The broker's high
+//! watermark would not close this window: librdkafka learns it from the same fetch response
+//! that brings the records. Kafka Streams' fetched-lag check (KIP-695) has the same window.
+//! Where topics are written together (normalize's outputs read by detect), cross-topic order is
+//! exact only for records fetched together; the detectors' grace periods absorb the rest.
+//!
 //! Ties (same event time) go to the input that comes first in the logic's input list (for
 //! detect, [`invex_model::CanonicalTopic::ALL`] order), then to offset order, so the order is
 //! deterministic for a given input.

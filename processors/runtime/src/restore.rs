@@ -17,10 +17,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -28,28 +27,15 @@ use rdkafka::{Offset, TopicPartitionList};
 use invex_state::{RestoreRecord, TaskStore};
 
 use crate::error::RuntimeError;
-use crate::rebalance::is_end_of_partition;
+use crate::reader::ReaderContext;
 
 /// Records applied to RocksDB in one write batch.
 const BATCH: usize = 10_000;
 
 /// A consumer used only to read changelogs (no group, read_committed, EOF events).
 pub(crate) struct Restorer {
-    consumer: Arc<BaseConsumer<ChangelogContext>>,
+    consumer: Arc<BaseConsumer<ReaderContext>>,
 }
-
-/// The restore consumer's context: end-of-partition is how a restore finishes, not an error.
-pub(crate) struct ChangelogContext;
-
-impl ClientContext for ChangelogContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if !is_end_of_partition(&error) {
-            tracing::error!(%error, reason, "librdkafka error (restore consumer)");
-        }
-    }
-}
-
-impl ConsumerContext for ChangelogContext {}
 
 /// The changelog partitions of the task being restored.
 pub(crate) struct Sources(Vec<Source>);
@@ -57,7 +43,7 @@ pub(crate) struct Sources(Vec<Source>);
 /// One changelog partition being read.
 struct Source {
     store: &'static str,
-    queue: PartitionQueue<ChangelogContext>,
+    queue: PartitionQueue<ReaderContext>,
     records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     last_offset: i64,
     done: bool,
@@ -76,14 +62,14 @@ pub(crate) struct Advance {
 
 impl Restorer {
     pub(crate) fn new(base: &ClientConfig) -> Result<Self, RuntimeError> {
-        let consumer: BaseConsumer<ChangelogContext> = base
+        let consumer: BaseConsumer<ReaderContext> = base
             .clone()
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "10")
             .set("group.id", "invex-restore-unused")
-            .create_with_context(ChangelogContext)
+            .create_with_context(ReaderContext)
             .map_err(|e| RuntimeError::kafka("creating the restore consumer", e))?;
         Ok(Self { consumer: Arc::new(consumer) })
     }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use invex_model::{CanonicalEvent, CanonicalTopic, ExceptionRecord};
+use invex_runtime::ReaderContext;
 use invex_runtime::{Codec, Output, Topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -176,13 +177,17 @@ impl OutputReader {
 }
 
 /// A read_committed consumer assigned to every partition of `topic` from the beginning.
-fn reader(bootstrap: &str, topic: &str, partitions: i32) -> Result<BaseConsumer, BenchError> {
-    let consumer: BaseConsumer = client(bootstrap)
+fn reader(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<BaseConsumer<ReaderContext>, BenchError> {
+    let consumer: BaseConsumer<ReaderContext> = client(bootstrap)
         .set("group.id", "invex-bench-reader")
         .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "10")
-        .create()
+        .create_with_context(ReaderContext)
         .map_err(|e| BenchError::Setup(format!("reader: {e}")))?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {

@@ -13,6 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use invex_detect::Engine;
+use invex_runtime::ReaderContext;
 use invex_runtime::Topics;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -89,11 +90,11 @@ pub(crate) fn restores(log: &str) -> (u64, u64) {
 /// Records in the changelogs of `app`, and distinct keys whose latest record is live.
 fn changelog_keys(ctx: &Ctx, input: &Input, app: &str) -> Result<(u64, u64), BenchError> {
     let setup = |e: KafkaError| BenchError::Setup(format!("changelog reader: {e}"));
-    let consumer: BaseConsumer = client(&ctx.bootstrap)
+    let consumer: BaseConsumer<ReaderContext> = client(&ctx.bootstrap)
         .set("group.id", "invex-bench-changelogs")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()
+        .create_with_context(ReaderContext)
         .map_err(setup)?;
     let topics = Topics::new(&input.prefix, app);
     let mut tpl = TopicPartitionList::new();

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow};
 use invex_model::KpiRecord;
+use invex_runtime::ReaderContext;
 use invex_runtime::{Codec, EmbeddedResolver, Output, RuntimeConfig, Topics, base_client_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -141,12 +142,12 @@ impl fmt::Display for KpiSummary {
 
 /// Every value of topic `name`, from the beginning to the end of each partition.
 fn read_topic(cfg: &RuntimeConfig, name: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    let reader: BaseConsumer = base_client_config(cfg)
+    let reader: BaseConsumer<ReaderContext> = base_client_config(cfg)
         .set("group.id", "invex-demo-kpi-reader")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(ReaderContext)
         .context("creating the kpi reader")?;
     let metadata =
         reader.fetch_metadata(Some(name), Duration::from_secs(10)).context("kpi metadata")?;
