@@ -17,9 +17,9 @@ use invex_model::{ActionCommand, CanonicalEvent, CanonicalTopic, ErrorClass};
 use invex_state::TaskStore;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 
-use super::{Rejected, Step, TaskLogic, Verdict};
+use super::{Rejected, Step, TaskLogic, Verdict, retrying_transient, undecodable};
 use crate::admin::{TopicSpec, detect_topics};
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecError};
 use crate::config::{LateRecords, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
@@ -170,24 +170,9 @@ impl TaskLogic for DetectLogic {
         let topic = self.topics.get(input).copied().ok_or_else(|| {
             Rejected::of(msg, ErrorClass::Processing, format!("no input {input}"), None)
         })?;
-        let event = loop {
-            match codec.decode(topic, msg.payload()) {
-                Ok(event) => break event,
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(e) => {
-                    let schema_id = e.schema_id();
-                    return Err(Rejected::of(
-                        msg,
-                        ErrorClass::Deserialization,
-                        e.to_string(),
-                        schema_id,
-                    ));
-                }
-            }
-        };
+        let event =
+            retrying_transient(CodecError::is_transient, || codec.decode(topic, msg.payload()))
+                .map_err(|e| undecodable(msg, &e))?;
         let header = event.header();
         let key = msg.key().unwrap_or_default();
         if !key_matches(key, &header.tenant_id, &header.site_id, event.sku()) {

@@ -27,8 +27,6 @@
 //! per group plus one seek per group with open exceptions, cheap enough for every tick); the
 //! instance publishes their sum over its tasks (`crate::kpi_metrics`).
 
-use std::time::Duration;
-
 use invex_detect::{
     DetectError, KPI_BACKLOG, KPI_EXCEPTION, KPI_WINDOW, KpiAggregator, KpiDisposition, KpiOutcome,
 };
@@ -38,9 +36,9 @@ use prometheus::IntCounter;
 use rdkafka::message::{BorrowedMessage, Message};
 use serde::de::DeserializeOwned;
 
-use super::{OutputBuffer, Rejected, Step, TaskLogic, Verdict};
+use super::{OutputBuffer, Rejected, Step, TaskLogic, Verdict, retrying_transient, undecodable};
 use crate::admin::{TopicSpec, kpi_topics};
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecError};
 use crate::config::RuntimeConfig;
 use crate::error::RuntimeError;
 use crate::kpi_metrics::KpiMetrics;
@@ -327,20 +325,8 @@ fn decode_value<T: DeserializeOwned>(
     output: Output,
     msg: &BorrowedMessage<'_>,
 ) -> Result<T, Rejected> {
-    loop {
-        match codec.decode_consumed(output, msg.payload()) {
-            Ok(value) => return Ok(value),
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            Err(e) => {
-                let schema_id = e.schema_id();
-                let class = ErrorClass::Deserialization;
-                return Err(Rejected::of(msg, class, e.to_string(), schema_id));
-            }
-        }
-    }
+    retrying_transient(CodecError::is_transient, || codec.decode_consumed(output, msg.payload()))
+        .map_err(|e| undecodable(msg, &e))
 }
 
 /// Refuses a record whose key is not `exception_id`.

@@ -17,12 +17,15 @@ pub(crate) mod kpi;
 pub(crate) mod normalize;
 mod seen;
 
+use std::fmt::Display;
+use std::time::Duration;
+
 use invex_model::ErrorClass;
 use invex_state::TaskStore;
 use rdkafka::message::{BorrowedMessage, Message};
 
 use crate::admin::TopicSpec;
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecError};
 use crate::error::RuntimeError;
 use crate::sink::Sink;
 use crate::topics::Topics;
@@ -63,6 +66,29 @@ impl Rejected {
             schema_id,
         }
     }
+}
+
+/// Runs `attempt` until it succeeds or fails for good. A failure `transient` says the schema
+/// registry may recover from is waited out (a second between tries): an unreachable registry
+/// must stall the partition, never dead-letter a record that would decode once it is back.
+pub(crate) fn retrying_transient<T, E: Display>(
+    transient: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    loop {
+        match attempt() {
+            Err(e) if transient(&e) => {
+                tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The fetched record `msg`, refused because its value does not decode.
+pub(crate) fn undecodable(msg: &BorrowedMessage<'_>, error: &CodecError) -> Rejected {
+    Rejected::of(msg, ErrorClass::Deserialization, error.to_string(), error.schema_id())
 }
 
 /// What processing one input did.

@@ -17,7 +17,6 @@
 //! holds when producers key raw records by a stable business key (`topology/topics.toml`).
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use invex_model::CanonicalTopic;
 use invex_state::TaskStore;
@@ -25,7 +24,7 @@ use prometheus::IntCounter;
 use rdkafka::message::{BorrowedMessage, Message};
 
 use super::seen::{SEEN, Seen};
-use super::{OutputBuffer, Rejected, Step, TaskLogic, Verdict};
+use super::{OutputBuffer, Rejected, Step, TaskLogic, Verdict, retrying_transient};
 use crate::admin::{TopicSpec, normalize_topics};
 use crate::codec::Codec;
 use crate::config::RuntimeConfig;
@@ -130,15 +129,7 @@ impl NormalizeLogic {
         raw: &[u8],
     ) -> Result<Vec<Normalized>, NormalizeError> {
         let writers = self.writers.get_or_init(|| WriterSchemas::new(Arc::clone(codec.resolver())));
-        loop {
-            match source.normalize_with(raw, writers) {
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %e, "schema registry unavailable, retrying in 1s");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                other => return other,
-            }
-        }
+        retrying_transient(NormalizeError::is_transient, || source.normalize_with(raw, writers))
     }
 
     fn publish(&mut self, sink: &Sink, events: &[Normalized]) -> Result<(), RuntimeError> {
