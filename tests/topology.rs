@@ -163,18 +163,9 @@ fn inputs_and_outputs_are_the_ones_the_code_uses() {
 #[test]
 fn every_store_has_a_compacted_co_partitioned_changelog() {
     let detect = detect_file();
-    let declared: BTreeSet<&str> = detect.store.iter().map(|s| s.name.as_str()).collect();
-    let code: BTreeSet<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
-    assert_eq!(
-        declared, code,
-        "topology/processors/detect.toml must list exactly the detector stores"
-    );
-    for s in &detect.store {
-        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
-        assert!(!s.doc.is_empty());
-    }
+    let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
+    assert_stores(&detect, stores.iter().copied());
     let file = topics_file();
-    let stores: Vec<&str> = code.into_iter().collect();
     let specs = detect_topics(
         &Topics::new("", &detect.application_id),
         &stores,
@@ -209,16 +200,7 @@ fn the_normalize_processor_reads_the_raw_topics_and_publishes_the_canonical_ones
     outputs.insert(Output::Dlq.name().to_owned());
     assert_eq!(normalize.outputs.iter().cloned().collect::<BTreeSet<_>>(), outputs);
 
-    let declared: BTreeSet<&str> = normalize.store.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(
-        declared,
-        NORMALIZE_STORES.into_iter().collect(),
-        "topology/processors/normalize.toml must list exactly the normalize stores"
-    );
-    for s in &normalize.store {
-        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
-        assert!(!s.doc.is_empty());
-    }
+    assert_stores(&normalize, NORMALIZE_STORES);
     let specs = normalize_topics(
         &Topics::new("", &normalize.application_id),
         &Normalizer::shipped().unwrap(),
@@ -232,6 +214,23 @@ fn the_normalize_processor_reads_the_raw_topics_and_publishes_the_canonical_ones
         assert!(co.contains(&raw.as_str()), "{raw} is co-partitioned with its processor's tasks");
     }
     assert!(co.iter().all(|n| n.starts_with("raw.") || n.ends_with("-changelog")), "{co:?}");
+}
+
+/// The processor file lists exactly the stores the code declares, each documented and with a
+/// compacted changelog.
+fn assert_stores<'a>(processor: &ProcessorFile, code: impl IntoIterator<Item = &'a str>) {
+    let declared: BTreeSet<&str> = processor.store.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        declared,
+        code.into_iter().collect(),
+        "topology/processors/{}.toml must list exactly the {} stores",
+        processor.name,
+        processor.name
+    );
+    for s in &processor.store {
+        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
+        assert!(!s.doc.is_empty());
+    }
 }
 
 /// Changelogs are compacted and co-partitioned, and every spec the code makes that
@@ -260,16 +259,7 @@ fn the_kpi_processor_reads_detects_exceptions_and_audit_and_publishes_kpi() {
     let outputs: BTreeSet<&str> = kpi.outputs.iter().map(String::as_str).collect();
     assert_eq!(outputs, BTreeSet::from([Output::Kpi.name(), Output::Dlq.name()]));
 
-    let declared: BTreeSet<&str> = kpi.store.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(
-        declared,
-        KPI_STORES.into_iter().collect(),
-        "topology/processors/kpi.toml must list exactly the kpi stores"
-    );
-    for s in &kpi.store {
-        assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
-        assert!(!s.doc.is_empty());
-    }
+    assert_stores(&kpi, KPI_STORES);
     // Co-partitioned by construction: detect's outputs, keyed alike, with one partition count.
     for name in &inputs {
         let t = file.topic.iter().find(|t| t.name == *name).unwrap();
