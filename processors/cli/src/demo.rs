@@ -22,14 +22,21 @@
 //! traffic a chunk at a time, keeping normalize a bounded backlog behind, until normalize has
 //! mapped all of it; then detect starts on complete canonical topics. The answers to its
 //! actions, few and late by nature, go through normalize while detect runs and are processed
-//! as late records, as in production. The kpi processor runs alongside detect; its grace
-//! period is [`KPI_GRACE`] (see there).
+//! as late records, as in production. The kpi processor runs alongside detect. Detect's tasks
+//! work through the whole shift in seconds, each at its own pace, so the exceptions and audit
+//! records meeting in one kpi task are hours apart in event time (at the head of a live stream
+//! they are seconds apart): the kpi grace period is the simulated duration plus an hour, so no
+//! window closes while the run goes on, and once everything is quiet the kpi processor's wall
+//! clock is moved past the grace period, as if the sites had been quiet since, and it emits
+//! every window on its next tick ([`close_kpi_windows`]).
 
 mod kpi;
 mod report;
 mod traffic;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -43,7 +50,8 @@ use invex_runtime::admin::{
 };
 use invex_runtime::normalize::Normalizer;
 use invex_runtime::{
-    Metrics, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, Topics,
+    Clock, Metrics, Output, Processor, ProcessorHandle, RuntimeConfig, RuntimeError, Topics,
+    system_clock,
 };
 use invex_sim::{SimConfig, Simulator};
 use rdkafka::mocking::MockCluster;
@@ -89,11 +97,9 @@ const APPLICATION: &str = "invex-demo";
 const NORMALIZE_APPLICATION: &str = "invex-demo-normalize";
 /// Application id of the kpi processor.
 const KPI_APPLICATION: &str = "invex-demo-kpi";
-/// The kpi processor's grace period. The demo's detect tasks work through hours of traffic
-/// in seconds, each at its own pace, so the outputs meeting in one kpi task are up to an
-/// hour apart in event time (in production, with detect at the head of its inputs, seconds):
-/// an hour of grace keeps them in their windows.
-const KPI_GRACE: Duration = Duration::from_secs(3_600);
+/// How long the demo waits for the kpi processor to emit its windows once its clock has
+/// moved: three wall-clock ticks.
+const KPI_CLOSE_WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_secs(3);
 /// Raw records produced at a time, once normalize has fewer than [`RAW_BACKLOG`] left to read.
 /// The backlog keeps normalize off the tail of the raw topics, and unread raw records within
@@ -189,7 +195,7 @@ fn run_demo(
     };
     let (cfg, normalize_cfg, mut kpi_cfg) =
         (local(APPLICATION), local(NORMALIZE_APPLICATION), local(KPI_APPLICATION));
-    kpi_cfg.kpi.grace = KPI_GRACE;
+    kpi_cfg.kpi.grace = Duration::from_secs((u64::from(args.hours) + 1) * 3_600);
     let mut traffic = Traffic::new(&cfg, &names.detect, simulator)?;
     let status = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
@@ -217,7 +223,8 @@ fn run_demo(
     // through normalize while it runs.
     let detect = Worker::spawn("detect", Processor::new(cfg, policy)?)?;
     // The kpi processor reads the detect processor's outputs as they are committed.
-    let kpi = Worker::spawn("kpi", Processor::kpi(kpi_cfg.clone())?)?;
+    let kpi_clock = Arc::new(AtomicI64::new(0));
+    let kpi = Worker::spawn("kpi", Processor::kpi(kpi_cfg.clone())?.with_clock(ahead(&kpi_clock)))?;
     let workers = [&normalize, &detect, &kpi];
     let mut exceptions: BTreeMap<String, ExceptionRecord> = BTreeMap::new();
     let mut last_change = Instant::now();
@@ -256,8 +263,12 @@ fn run_demo(
     // Upstream first: nothing reaches detect after normalize has stopped, nor kpi after
     // detect. A processor's own failure explains a stage that did not settle, so it is
     // reported first.
-    let stopped = [normalize.stop(), detect.stop(), kpi.stop()];
-    stopped.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    let upstream = [normalize.stop(), detect.stop()];
+    if settled.is_ok() && upstream.iter().all(Result::is_ok) {
+        close_kpi_windows(&kpi_clock, kpi_cfg.kpi.grace);
+    }
+    let stopped = upstream.into_iter().chain([kpi.stop()]);
+    stopped.collect::<anyhow::Result<Vec<()>>>()?;
     settled?;
     let elapsed = started.elapsed();
     let summary = NormalizeSummary::of(&traffic, &normalize_metrics);
@@ -273,6 +284,21 @@ fn run_demo(
     drop(traffic);
     drop(mock);
     Ok(())
+}
+
+/// The system clock plus `offset` ms.
+fn ahead(offset: &Arc<AtomicI64>) -> Clock {
+    let (offset, system) = (Arc::clone(offset), system_clock());
+    Arc::new(move || system().saturating_add(offset.load(Ordering::SeqCst)))
+}
+
+/// Moves the kpi processor's clock (`offset`, see [`ahead`]) two hours past `grace`: a task
+/// with nothing left to read lets its stream time run on with the wall clock, so every hour
+/// up to the run's last one closes on the next tick. Waits for that tick.
+fn close_kpi_windows(offset: &AtomicI64, grace: Duration) {
+    let jump = grace.saturating_add(Duration::from_secs(2 * 3_600));
+    offset.store(i64::try_from(jump.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    std::thread::sleep(KPI_CLOSE_WAIT);
 }
 
 /// Records the detect processor has produced to the kpi processor's inputs.

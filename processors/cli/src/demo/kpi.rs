@@ -4,13 +4,13 @@
 //! KPIs of a site are the sums over tasks and types (`invex_model::KpiRecord` says why every
 //! field is additive). Counts (opened, resolved, count evaluations and hits) add up over every
 //! emitted hour. The open backlog and value at risk are snapshots at a window's end, so they
-//! are read at the end of the latest hour that every task has emitted (a task emits its
-//! windows in order, so it has closed every hour before its latest record). The hours within
-//! the grace period of the run's last event are still open and not on the topic: the live
-//! gauges (`invex_kpi_*`) show them. Records are keyed per window and task, so a copy (an
+//! are read at the end of the last hour with a transition, or of the latest hour every task
+//! has emitted if that is earlier (a task emits its windows in order, so it has closed every
+//! hour before its latest record); after the last transition the backlog no longer changes,
+//! however many quiet hours follow. Records are keyed per window and task, so a copy (an
 //! aborted transaction the mock cluster does not hide) replaces its original.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -48,6 +48,7 @@ impl SiteKpi {
 #[derive(Debug, Serialize)]
 pub(crate) struct KpiSummary {
     records: usize,
+    /// Hours with at least one transition.
     hours: usize,
     /// End of the hour the backlog and value at risk are read at (UTC ms).
     backlog_at: Option<i64>,
@@ -74,11 +75,16 @@ impl KpiSummary {
             let latest = latest_by_task.entry(r.task).or_insert(r.window_end);
             *latest = (*latest).max(r.window_end);
         }
-        let backlog_at = latest_by_task.values().min().copied();
+        let active: BTreeSet<(i64, i64)> = records
+            .iter()
+            .filter(|r| r.opened + r.resolved + r.count_evaluations > 0)
+            .map(|r| (r.window_start, r.window_end))
+            .collect();
+        let closed_by_all = latest_by_task.values().min().copied();
+        let last_active = active.last().map(|(_, end)| *end);
+        let backlog_at = closed_by_all.zip(last_active).map(|(a, b)| a.min(b)).or(closed_by_all);
         let mut sites: BTreeMap<String, SiteKpi> = BTreeMap::new();
-        let mut hours = std::collections::BTreeSet::new();
         for r in &records {
-            hours.insert(r.window_start);
             let site = sites.entry(r.site_id.clone()).or_default();
             site.opened += r.opened;
             site.resolved += r.resolved;
@@ -91,13 +97,8 @@ impl KpiSummary {
                 }
             }
         }
-        Self {
-            records: records.len(),
-            hours: hours.len(),
-            backlog_at,
-            late_transitions: late,
-            sites,
-        }
+        let (records, hours) = (records.len(), active.len());
+        Self { records, hours, backlog_at, late_transitions: late, sites }
     }
 }
 
@@ -112,7 +113,7 @@ impl fmt::Display for KpiSummary {
         );
         writeln!(
             f,
-            "  kpi: {} records over {} hours (merged across tasks), backlog as of {at}, {} transitions after their window closed",
+            "  kpi: {} records, {} hours with transitions (merged across tasks), backlog as of {at}, {} transitions after their window closed",
             self.records, self.hours, self.late_transitions
         )?;
         writeln!(
@@ -208,9 +209,20 @@ mod tests {
         }
     }
 
+    /// A quiet hour: only the backlog, carried over.
+    fn quiet(task: i32, site: &str, start: i64, backlog: i64) -> KpiRecord {
+        KpiRecord {
+            resolved: 0,
+            count_evaluations: 0,
+            count_hits: 0,
+            ..record(task, site, start, 0, backlog)
+        }
+    }
+
+    const H: i64 = 3_600_000;
+
     #[test]
     fn counts_add_up_and_the_backlog_is_read_where_every_task_has_closed() {
-        const H: i64 = 3_600_000;
         let records = vec![
             record(0, "DC1", 0, 2, 5),
             record(0, "DC1", H, 1, 4),
@@ -230,5 +242,20 @@ mod tests {
         let text = summary.to_string();
         assert!(text.contains("backlog as of 1970-01-01T02:00:00Z"), "{text}");
         assert!(text.contains("75.0% (15/20)"), "{text}");
+    }
+
+    #[test]
+    fn quiet_hours_after_the_last_transition_do_not_move_the_backlog_reading() {
+        let records = vec![
+            record(0, "DC1", 0, 2, 2),
+            quiet(0, "DC1", H, 2),
+            quiet(0, "DC1", 2 * H, 2),
+            record(1, "DC1", 0, 1, 1),
+            quiet(1, "DC1", H, 1),
+            quiet(1, "DC1", 2 * H, 1),
+        ];
+        let summary = KpiSummary::merge(records, 0);
+        assert_eq!((summary.backlog_at, summary.hours), (Some(H), 1));
+        assert_eq!((summary.sites["DC1"].opened, summary.sites["DC1"].open_backlog), (3, 3));
     }
 }
