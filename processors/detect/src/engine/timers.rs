@@ -22,12 +22,16 @@
 //! ordinary entry that [`Timers::pop_due`] deletes silently when it comes due: each one is
 //! visited once, and the only tombstones are behind the starting point of every later scan.
 //!
-//! An in-memory lower bound of the earliest due time per kind avoids a scan per record when
+//! An in-memory lower bound of the earliest timer key per kind avoids a scan per record when
 //! nothing is due, and is where a scan starts when something is: fired timers are deleted, and
 //! a scan from the head of the range would step over every one of their tombstones (in RocksDB,
 //! until compaction removes them), which made each firing cost as much as all earlier ones.
-//! It is only ever a lower bound (a cancel may leave it too low, which costs one scan that
-//! corrects it) and starts unknown, so a fresh engine on a restored store is exact.
+//! The bound is a whole key, not a due time: timers scheduled in one millisecond share their
+//! due time (every acknowledgement timeout set by one batch under one wall clock), and a bound
+//! on the time alone made the k-th of them step over the k - 1 fired before it. After a pop
+//! the bound is the successor of the popped key, so each scan starts at a live entry. It is
+//! only ever a lower bound (scheduling or cancelling below it lowers it) and starts unknown,
+//! so a fresh engine on a restored store is exact.
 
 use std::ops::ControlFlow;
 
@@ -51,10 +55,10 @@ pub(crate) struct DueTimer {
     pub(crate) timer: FiredTimer,
 }
 
-/// Lower bound of the earliest due time per kind: `None` unknown, `Some(None)` no timers.
+/// Lower bound of the earliest timer key per kind: `None` unknown, `Some(None)` no timers.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    earliest: [Option<Option<i64>>; 2],
+    earliest: [Option<Option<Vec<u8>>>; 2],
 }
 
 fn store_key(kind: TimerKind, due: i64, owner: &str, key: &[u8]) -> Vec<u8> {
@@ -71,11 +75,9 @@ impl Timers {
         owner: &str,
         key: &[u8],
     ) -> Result<(), StoreError> {
-        store.put(TIMERS, &store_key(kind, due, owner, key), &[])?;
-        let slot = &mut self.earliest[kind.index()];
-        if let Some(known) = slot {
-            *slot = Some(Some(known.map_or(due, |t| t.min(due))));
-        }
+        let key = store_key(kind, due, owner, key);
+        store.put(TIMERS, &key, &[])?;
+        self.lower_bound(kind, key);
         Ok(())
     }
 
@@ -89,12 +91,19 @@ impl Timers {
         owner: &str,
         key: &[u8],
     ) -> Result<(), StoreError> {
-        store.put(TIMERS, &store_key(kind, due, owner, key), CANCELLED)?;
-        let slot = &mut self.earliest[kind.index()];
-        if let Some(known) = slot {
-            *slot = Some(Some(known.map_or(due, |t| t.min(due))));
-        }
+        let key = store_key(kind, due, owner, key);
+        store.put(TIMERS, &key, CANCELLED)?;
+        self.lower_bound(kind, key);
         Ok(())
+    }
+
+    /// Keeps the cached bound a lower bound after `key` was written.
+    fn lower_bound(&mut self, kind: TimerKind, key: Vec<u8>) {
+        if let Some(known) = &mut self.earliest[kind.index()]
+            && known.as_ref().is_none_or(|bound| key < *bound)
+        {
+            *known = Some(key);
+        }
     }
 
     /// Takes the earliest live timer of `kind` due at `now` out of the store, if any; cancelled
@@ -110,6 +119,10 @@ impl Timers {
                 return Ok(None);
             };
             store.delete(TIMERS, &raw)?;
+            // Every remaining timer of the kind sorts after the popped key.
+            let mut successor = raw.clone();
+            successor.push(0);
+            self.earliest[kind.index()] = Some(Some(successor));
             if !cancelled {
                 let (due, owner, key) = parse(&raw)?;
                 return Ok(Some(DueTimer { owner, timer: FiredTimer { kind, due, key } }));
@@ -127,10 +140,10 @@ impl Timers {
     ) -> Result<Option<(Vec<u8>, bool)>, DetectError> {
         // Fired timers leave deleted keys at the head of the kind's range; starting at the
         // known lower bound steps over them instead of through them.
-        let from = match self.earliest[kind.index()] {
+        let from = match &self.earliest[kind.index()] {
             Some(None) => return Ok(None),
-            Some(Some(t)) if t > now => return Ok(None),
-            Some(Some(t)) => Key::new().byte(kind.tag()).time(t).into_bytes(),
+            Some(Some(bound)) if due_of(bound).is_some_and(|t| t > now) => return Ok(None),
+            Some(Some(bound)) => bound.clone(),
             None => vec![kind.tag()],
         };
         let mut first = None;
@@ -143,9 +156,16 @@ impl Timers {
             return Ok(None);
         };
         let (due, _, _) = parse(&raw)?;
-        self.earliest[kind.index()] = Some(Some(due));
+        self.earliest[kind.index()] = Some(Some(raw.clone()));
         Ok((due <= now).then_some((raw, cancelled)))
     }
+}
+
+/// The due time of a timer key, or of a bound made from one.
+fn due_of(raw: &[u8]) -> Option<i64> {
+    let mut reader = KeyReader::new(raw);
+    reader.byte()?;
+    reader.time()
 }
 
 fn parse(raw: &[u8]) -> Result<(i64, String, Vec<u8>), DetectError> {
@@ -201,6 +221,25 @@ mod tests {
         let fired = fresh.pop_due(&mut store, TimerKind::StreamTime, 10).unwrap().unwrap();
         assert_eq!((fired.owner.as_str(), fired.timer.key.as_slice()), ("cc", &b"b"[..]));
         assert_eq!(drain(&mut timers, &mut store, TimerKind::StreamTime, 10), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_timer_scheduled_below_the_last_popped_key_still_fires() {
+        let mut store = MemStore::new();
+        let mut timers = Timers::default();
+        for key in [&b"b"[..], b"c"] {
+            timers.schedule(&mut store, TimerKind::WallClock, 7, "sync", key).unwrap();
+        }
+        let popped = timers.pop_due(&mut store, TimerKind::WallClock, 7).unwrap().unwrap();
+        assert_eq!(popped.timer.key, b"b");
+        // Same due time, a key before the popped one, and an earlier due time.
+        timers.schedule(&mut store, TimerKind::WallClock, 7, "sync", b"a").unwrap();
+        timers.schedule(&mut store, TimerKind::WallClock, 6, "sync", b"z").unwrap();
+        let mut keys = Vec::new();
+        while let Some(t) = timers.pop_due(&mut store, TimerKind::WallClock, 7).unwrap() {
+            keys.push((t.timer.due, t.timer.key));
+        }
+        assert_eq!(keys, vec![(6, b"z".to_vec()), (7, b"a".to_vec()), (7, b"c".to_vec())]);
     }
 
     #[test]
