@@ -11,6 +11,9 @@
 //! - delivering every event twice changes no output byte;
 //! - no STOCK_ADJUSTMENT or RELEASE_HOLD without an APPROVE decision, and every one names (in
 //!   `approval_ref`) an APPROVE decision that answered that exception's approval request;
+//! - an exception resolves as ADJUSTED or RELEASED only after an ACK naming its gated action
+//!   (acks name the latest one half of the time), and every gated action puts its exception in
+//!   ACTIONING first;
 //! - every one passed the approval gate: the approvals it lists are APPROVEs of its request by
 //!   a role at or above the requested tier, or by both roles of the dual approval (always the
 //!   dual approval for lot/serial and expiry exceptions). Decisions carry random roles (or
@@ -73,7 +76,7 @@ enum Op {
     DamagedScan { loc: usize, qty: i64 },
     Expiring { lot: usize, days: i32, kind: u8 },
     Scan { loc: usize, result: u8 },
-    Ack { message: usize, status: u8 },
+    Ack { message: usize, status: u8, names_action: bool },
     Master { lot_controlled: bool, min_shelf_life: Option<i32> },
 }
 
@@ -129,7 +132,8 @@ fn op(with_approve: bool) -> impl Strategy<Value = Op> {
         2 => (0..2usize, -2..12i32, 0..3u8)
             .prop_map(|(lot, days, kind)| Op::Expiring { lot, days, kind }),
         2 => (0..2usize, 0..3u8).prop_map(|(loc, result)| Op::Scan { loc, result }),
-        2 => (0..3usize, 0..4u8).prop_map(|(message, status)| Op::Ack { message, status }),
+        2 => (0..3usize, 0..4u8, any::<bool>())
+            .prop_map(|(message, status, names_action)| Op::Ack { message, status, names_action }),
         1 => (any::<bool>(), proptest::option::of(0..20i32)).prop_map(|(lot_controlled, days)| {
             Op::Master { lot_controlled, min_shelf_life: days }
         }),
@@ -244,7 +248,13 @@ impl Run {
             Op::DamagedScan { loc, qty } => damaged_scan(&id, t, LOCATIONS[*loc], *qty),
             Op::Expiring { lot, days, kind } => expiring(&id, t, *lot, *days, *kind),
             Op::Scan { loc, result } => scan(&id, t, *loc, *result),
-            Op::Ack { message, status } => ack(&id, t, *message, *status),
+            Op::Ack { message, status, names_action } => {
+                let mut event = ack(&id, t, *message, *status);
+                if *names_action && let CanonicalEvent::Ack(a) = &mut event {
+                    a.related_event_ids.extend(self.latest_gated_action());
+                }
+                event
+            }
             Op::Master { lot_controlled, min_shelf_life } => {
                 master(&id, t, *lot_controlled, *min_shelf_life)
             }
@@ -267,6 +277,13 @@ impl Run {
             }
         };
         self.pipe(event, twice);
+    }
+
+    /// The id of the latest STOCK_ADJUSTMENT or RELEASE_HOLD, as its connector acknowledges it.
+    fn latest_gated_action(&self) -> Option<String> {
+        let gated = [ActionType::StockAdjustment, ActionType::ReleaseHold];
+        let latest = self.log.actions.iter().rev().find(|a| gated.contains(&a.action_type));
+        latest.map(|a| a.action_id.0.clone())
     }
 
     fn decision(
@@ -681,6 +698,46 @@ fn check_gate(
     Ok(())
 }
 
+/// ACTIONING: an exception resolves as ADJUSTED or RELEASED only after an ACK that names one of
+/// its gated actions, and every gated action leaves its exception ACTIONING first; returns how
+/// many such resolutions were checked.
+fn check_actioning(run: &Run) -> Result<usize, TestCaseError> {
+    let gated = [ActionType::StockAdjustment, ActionType::ReleaseHold];
+    let acked: Vec<&str> = run
+        .delivered
+        .iter()
+        .filter_map(|e| match e {
+            CanonicalEvent::Ack(a) if a.status == AckStatus::Ack => Some(a),
+            _ => None,
+        })
+        .flat_map(|a| a.related_event_ids.iter().map(String::as_str))
+        .collect();
+    let mut resolved = 0;
+    for e in &run.log.exceptions {
+        let by_action = matches!(e.resolution.as_deref(), Some("ADJUSTED" | "RELEASED"));
+        if !by_action || e.rule_id != "GOV-005" {
+            prop_assert!(!by_action, "resolved as {:?} by {}", e.resolution, e.rule_id);
+            continue;
+        }
+        let named = run.log.actions.iter().any(|a| {
+            a.exception_id == e.exception_id
+                && gated.contains(&a.action_type)
+                && acked.contains(&a.action_id.0.as_str())
+        });
+        prop_assert!(named, "resolved without an ACK of its action: {e:?}");
+        resolved += 1;
+    }
+    for a in run.log.actions.iter().filter(|a| gated.contains(&a.action_type)) {
+        let actioning = run.log.audit.iter().any(|r| {
+            r.exception_id == a.exception_id
+                && r.to_status == invex_model::ExceptionStatus::Actioning
+                && r.action_ids.contains(&a.action_id.0)
+        });
+        prop_assert!(actioning, "no ACTIONING for {a:?}");
+    }
+    Ok(resolved)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -713,6 +770,12 @@ proptest! {
         let run = run(&steps, None, false);
         check_adjustments(&run)?;
     }
+
+    #[test]
+    fn only_an_ack_of_the_approved_action_resolves_it(steps in steps(true)) {
+        let run = run(&steps, None, false);
+        check_actioning(&run)?;
+    }
 }
 
 #[test]
@@ -732,6 +795,33 @@ fn the_generated_shape_reaches_an_adjustment() {
     ];
     let run = run(&steps, None, false);
     assert_eq!(check_adjustments(&run).unwrap(), 1);
+}
+
+#[test]
+fn the_generated_shape_resolves_an_adjustment_by_its_ack() {
+    let approve = Op::Decide {
+        verdict: ApprovalVerdict::Approve,
+        target: Target::Latest,
+        request: Request::Outstanding,
+        role: TIERS - 1,
+    };
+    let steps = vec![
+        (0, Op::Book { loc: 0, qty: 100 }),
+        (60, Op::Count { loc: 0, counted: 70, seq: 1, wms: None }),
+        (60, Op::Count { loc: 0, counted: 70, seq: 2, wms: None }),
+        (60, Op::Pick { loc: 1, qty: 1 }),
+        (60, approve),
+        (60, Op::Ack { message: 0, status: 2, names_action: true }),
+        (60, Op::Ack { message: 0, status: 1, names_action: true }),
+    ];
+    let run = run(&steps, None, false);
+    assert_eq!(check_adjustments(&run).unwrap(), 1);
+    assert_eq!(check_actioning(&run).unwrap(), 1);
+    let refused = run.log.exceptions.iter().any(|e| {
+        e.exception_type == ExceptionType::CycleCountDiscrepancy
+            && e.status_reason.as_deref() == Some("ACTION_REFUSED")
+    });
+    assert!(refused, "the ERROR sent the exception back to work");
 }
 
 #[test]

@@ -10,10 +10,13 @@
 //!
 //! - APPROVE: a STOCK_ADJUSTMENT of the proposed quantity, `approval_ref` = the decision's
 //!   event id, reason code from the decision or the policy (EDIFACT 4499 `4`); the exception
-//!   passes through APPROVED to RESOLVED / ADJUSTED; the ledger gets an adjustment movement at
+//!   passes through APPROVED to ACTIONING until the adjustment is acknowledged on
+//!   `integration.ack` (governance actioning module); the ledger gets an adjustment movement at
 //!   the decision time, so later counts compare to the corrected book.
-//! - REJECT: through REJECTED to RESOLVED / ADJUSTMENT_REJECTED; no adjustment, ledger as is.
-//! - REQUEST_RECOUNT: back to AWAITING_RECOUNT with a new RECOUNT_TASK.
+//! - REJECT: REJECTED (status reason ADJUSTMENT_REJECTED); no adjustment, ledger as is. A
+//!   person then resolves it (no adjustment), reopens it (ACKNOWLEDGE) or asks for a recount.
+//! - REQUEST_RECOUNT: back to AWAITING_RECOUNT with a new RECOUNT_TASK; on a REJECTED
+//!   exception through IN_PROGRESS (no approval request to answer).
 //! - APPROVE must also pass the approval gate (approver role at the required tier, or the
 //!   dual quality and finance approval; see the governance gate module); a first of two
 //!   approvals is recorded as a partial APPROVED without any action.
@@ -54,6 +57,11 @@ pub(super) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
     };
     if governance::is_lifecycle_verdict(d.verdict) {
         return governance::decide(ctx, Governed::Count(state), d);
+    }
+    if state.record.status == ExceptionStatus::Rejected
+        && d.verdict == ApprovalVerdict::RequestRecount
+    {
+        return reopen_to_recount(ctx, state, d);
     }
     let verdict = match applicable(&state, d) {
         Ok(verdict) => verdict,
@@ -210,8 +218,10 @@ fn approve(
     let approved = draft_for(state, d, Decision::Approved, ExceptionStatus::Approved, note);
     state.record.status = ExceptionStatus::Approved;
     change.audits.push(AuditDraft { action_ids: vec![action_id], ..approved });
+    let actioning =
+        governance::start_actioning(ctx, &mut state.record, &mut state.gov, &action, at)?;
+    change.audits.push(AuditDraft { inputs: vec![d.header.event_id.clone()], ..actioning });
     change.actions.push(action);
-    resolve(state, change, d, "ADJUSTED");
     let movement = Movement {
         kind: MovementKind::Adjustment,
         delta: proposed,
@@ -222,21 +232,35 @@ fn approve(
     ledger::add_movement(ctx, &subject, &uom, 0, &movement)
 }
 
+/// REJECTED (status reason ADJUSTMENT_REJECTED): a person decides what follows (see the
+/// governance human module and [`reopen_to_recount`]).
 fn reject(state: &mut ExceptionState, change: &mut Change, d: &ApprovalDecision) {
     let note = format!("adjustment rejected by {}", d.actor);
     let draft = draft_for(state, d, Decision::Rejected, ExceptionStatus::Rejected, note);
     state.record.status = ExceptionStatus::Rejected;
+    state.record.status_reason = Some("ADJUSTMENT_REJECTED".to_owned());
     change.audits.push(draft);
-    resolve(state, change, d, "ADJUSTMENT_REJECTED");
 }
 
-fn resolve(state: &mut ExceptionState, change: &mut Change, d: &ApprovalDecision, how: &str) {
-    let at = d.header.event_time;
-    state.record.resolution = Some(how.to_owned());
-    state.record.resolved_at = Some(at);
-    let note = format!("resolved: {how}");
-    let draft = change.transition(state, Decision::Resolved, ExceptionStatus::Resolved, at, note);
-    draft.inputs = vec![d.header.event_id.clone()];
+/// REQUEST_RECOUNT of a REJECTED exception: back to work (IN_PROGRESS), then a recount task
+/// (AWAITING_RECOUNT), so the next recount is evaluated by `CC-002` and may ask for approval
+/// again.
+fn reopen_to_recount(
+    ctx: &mut Ctx<'_>,
+    mut state: ExceptionState,
+    d: &ApprovalDecision,
+) -> Result<(), DetectError> {
+    let h = &d.header;
+    governance::bump(ctx, &mut state.record, RULE_DECISION, h.event_time, Some(&h.event_id));
+    let mut change = Change::default();
+    let to = ExceptionStatus::InProgress;
+    let note = format!("reopened by {} to recount", d.actor);
+    let reopened = draft_for(&state, d, Decision::Transitioned, to, note);
+    state.record.status = to;
+    state.record.status_reason = None;
+    change.audits.push(reopened);
+    recount(ctx, &mut state, &mut change, d)?;
+    commit(ctx, state, change)
 }
 
 fn recount(

@@ -1,16 +1,20 @@
 //! Human decisions on the approval requests of shared-lifecycle exceptions.
 //!
 //! A decision applies only when it names a case of this module that is AWAITING_APPROVAL and
-//! `approval_request_id` is its outstanding APPROVAL_REQUEST; anything else is audited as
+//! `approval_request_id` is its outstanding APPROVAL_REQUEST, or is a REQUEST_RECOUNT of a
+//! REJECTED case; anything else is audited as
 //! DECISION_IGNORED and changes nothing (stale or misrouted decisions are normal, not poison).
 //! A decision naming no case of this module is left to the cycle-count rule, which audits
 //! unknown exception ids.
 //!
 //! - APPROVE: a STOCK_ADJUSTMENT of the proposed quantity with `approval_ref` = the decision's
-//!   event id, through APPROVED to RESOLVED / ADJUSTED; the ledger of the exception's
-//!   location and lot takes the adjustment at the decision time.
-//! - REJECT: through REJECTED to RESOLVED / ADJUSTMENT_REJECTED.
-//! - REQUEST_RECOUNT: the request is withdrawn, a RECOUNT_TASK goes out, AWAITING_RECOUNT.
+//!   event id, through APPROVED to ACTIONING until the adjustment is acknowledged (see the
+//!   governance actioning module); the ledger of the exception's location and lot takes the
+//!   adjustment at the decision time.
+//! - REJECT: REJECTED (status reason ADJUSTMENT_REJECTED), waiting for a person (see the
+//!   governance human module).
+//! - REQUEST_RECOUNT: the request is withdrawn, a RECOUNT_TASK goes out, AWAITING_RECOUNT. On
+//!   a REJECTED exception it reopens it first (REJECTED -> IN_PROGRESS -> AWAITING_RECOUNT).
 //! - APPROVE must pass the approval gate (see the governance gate module); the first of two
 //!   required approvals is recorded as a partial APPROVED without any action.
 //! - Acknowledge, hold, release, resolve and cancel go to the governance module.
@@ -18,7 +22,8 @@
 use std::collections::BTreeMap;
 
 use invex_model::{
-    ActionType, ApprovalDecision, ApprovalVerdict, Decision, ExceptionStatus, RequestedBy,
+    ActionType, ApprovalDecision, ApprovalVerdict, Decision, ExceptionRecord, ExceptionStatus,
+    RequestedBy,
 };
 
 use super::lifecycle::{commit, issue};
@@ -47,6 +52,9 @@ pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
     let Some(mut case) = ctx.get(CASE, &case_key(d))? else { return Ok(()) };
     if governance::is_lifecycle_verdict(d.verdict) {
         return governance::decide(ctx, Governed::Shared(case), d);
+    }
+    if reopens(&case.record, d) {
+        return reopen_to_recount(ctx, case, d);
     }
     let answer = match applicable(&case, d) {
         Ok(answer) => answer,
@@ -87,38 +95,29 @@ pub(crate) fn on_decision(ctx: &mut Ctx<'_>, d: &ApprovalDecision) -> Result<(),
         approval.decided_at = Some(at);
     }
     let release = std::mem::take(&mut case.gov.release_requested);
-    let (actions, mut drafts, how) = match answer {
+    let (action, approved) = match answer {
         Answer::Approve if release => {
             let group = governance::settings(ctx, &case.record)?.release_target_group;
             let action = super::release::release(&mut case, d, &approvals, &group);
             let note = format!("release approved by {}", d.actor);
-            let mut approved = draft(&case, d, Decision::Approved, ExceptionStatus::Approved, note);
-            approved.action_ids = vec![action.action_id.0.clone()];
-            case.record.status = ExceptionStatus::Approved;
-            (vec![action], vec![approved], "RELEASED")
+            (action, draft(&case, d, Decision::Approved, ExceptionStatus::Approved, note))
         }
-        Answer::Approve => {
-            let (adjustment, draft) = approve_case(ctx, &mut case, d, &approvals)?;
-            (vec![adjustment], vec![draft], "ADJUSTED")
-        }
+        Answer::Approve => approve_case(ctx, &mut case, d, &approvals)?,
         Answer::Reject => {
             let note = format!("rejected by {}", d.actor);
-            let draft = draft(&case, d, Decision::Rejected, ExceptionStatus::Rejected, note);
-            let how = if release { "RELEASE_REJECTED" } else { "ADJUSTMENT_REJECTED" };
-            (Vec::new(), vec![draft], how)
+            let rejected = draft(&case, d, Decision::Rejected, ExceptionStatus::Rejected, note);
+            let why = if release { "RELEASE_REJECTED" } else { "ADJUSTMENT_REJECTED" };
+            case.record.status = ExceptionStatus::Rejected;
+            case.record.status_reason = Some(why.to_owned());
+            return commit(ctx, case, Vec::new(), vec![rejected]);
         }
-        Answer::Recount => return recount(ctx, case, d),
+        Answer::Recount => return recount(ctx, case, d, Vec::new()),
     };
-    let r = &mut case.record;
-    r.status = ExceptionStatus::Resolved;
-    r.resolution = Some(how.to_owned());
-    r.resolved_at = Some(at);
-    let from = drafts.last().map_or(ExceptionStatus::AwaitingApproval, |d| d.to);
-    let mut resolved = draft(&case, d, Decision::Resolved, ExceptionStatus::Resolved, how.into());
-    resolved.from = Some(from);
-    resolved.note = format!("resolved: {how}");
-    drafts.push(resolved);
-    commit(ctx, case, actions, drafts)
+    let approved = AuditDraft { action_ids: vec![action.action_id.0.clone()], ..approved };
+    case.record.status = ExceptionStatus::Approved;
+    let actioning = governance::start_actioning(ctx, &mut case.record, &mut case.gov, &action, at)?;
+    let actioning = AuditDraft { inputs: vec![d.header.event_id.clone()], ..actioning };
+    commit(ctx, case, vec![action], vec![approved, actioning])
 }
 
 /// The verdicts that answer an approval request.
@@ -140,10 +139,36 @@ fn applicable(case: &Case, d: &ApprovalDecision) -> Result<Answer, String> {
     }
 }
 
-/// REQUEST_RECOUNT: the approval request is withdrawn; a RECOUNT_TASK of the exception's
-/// location goes out and the exception waits in AWAITING_RECOUNT (a detector clearing it, or
-/// a person resolving or cancelling it, ends the wait).
-fn recount(ctx: &mut Ctx<'_>, mut case: Case, d: &ApprovalDecision) -> Result<(), DetectError> {
+/// Whether the decision is a REQUEST_RECOUNT of a REJECTED exception (which needs no request).
+fn reopens(record: &ExceptionRecord, d: &ApprovalDecision) -> bool {
+    record.status == ExceptionStatus::Rejected && d.verdict == ApprovalVerdict::RequestRecount
+}
+
+/// REQUEST_RECOUNT of a REJECTED exception: back to work (IN_PROGRESS), then the recount.
+fn reopen_to_recount(
+    ctx: &mut Ctx<'_>,
+    mut case: Case,
+    d: &ApprovalDecision,
+) -> Result<(), DetectError> {
+    let at = d.header.event_time;
+    governance::bump(ctx, &mut case.record, RULE_DECISION, at, Some(&d.header.event_id));
+    let note = format!("reopened by {} to recount", d.actor);
+    let reopened = draft(&case, d, Decision::Transitioned, ExceptionStatus::InProgress, note);
+    case.record.status = ExceptionStatus::InProgress;
+    case.record.status_reason = None;
+    recount(ctx, case, d, vec![reopened])
+}
+
+/// REQUEST_RECOUNT: the approval request is withdrawn (or the rejected exception reopened,
+/// with the audit drafts `before`); a RECOUNT_TASK of the exception's location goes out and
+/// the exception waits in AWAITING_RECOUNT (a detector clearing it, or a person resolving or
+/// cancelling it, ends the wait).
+fn recount(
+    ctx: &mut Ctx<'_>,
+    mut case: Case,
+    d: &ApprovalDecision,
+    mut before: Vec<AuditDraft>,
+) -> Result<(), DetectError> {
     let cc = ctx.policy().cycle_count();
     let at = d.header.event_time;
     let due = at.saturating_add(cc.recount_due_minutes.saturating_mul(60_000));
@@ -160,7 +185,8 @@ fn recount(ctx: &mut Ctx<'_>, mut case: Case, d: &ApprovalDecision) -> Result<()
         draft(&case, d, Decision::RecountRequested, ExceptionStatus::AwaitingRecount, note);
     drafted.action_ids = vec![task.action_id.0.clone()];
     case.record.status = ExceptionStatus::AwaitingRecount;
-    commit(ctx, case, vec![task], vec![drafted])
+    before.push(drafted);
+    commit(ctx, case, vec![task], before)
 }
 
 /// The STOCK_ADJUSTMENT of an approved case (and the ledger movement), with its audit draft.
@@ -189,9 +215,7 @@ fn approve_case(
     adjustment.approval_ref = Some(d.header.event_id.clone());
     adjustment.approval_tier = case.record.approval.as_ref().map(|a| a.tier.clone());
     let note = format!("adjustment of {proposed} approved by {}", d.actor);
-    let mut approved = draft(case, d, Decision::Approved, ExceptionStatus::Approved, note);
-    approved.action_ids = vec![adjustment.action_id.0.clone()];
-    case.record.status = ExceptionStatus::Approved;
+    let approved = draft(case, d, Decision::Approved, ExceptionStatus::Approved, note);
     crate::cycle_count::adjust(ctx, &case.record, proposed, &d.header.event_id, at)?;
     Ok((adjustment, approved))
 }

@@ -8,6 +8,8 @@
 //! ```text
 //! exc.case   item ++ exception_id            -> Case     open and recently resolved
 //! exc.open   item ++ type ++ subject         -> id       the open exception of a subject
+//! exc.open   item ++ "ACTIONING" ++ action   -> id       the exception (of either home)
+//!                                                        waiting for that action's ack
 //! ```
 //!
 //! (`item` is `tenant, site, sku`, string components as everywhere.) Invariants:
@@ -55,7 +57,8 @@ pub(crate) const STORES: [StoreName; 2] = [CASE.name(), OPEN.name()];
 /// Timer tag (in the timer key space of the detector that resolved a case): purge it.
 pub(crate) const PURGE: u8 = b'X';
 
-/// Applies human decisions to the cases of this module (and purges the cases it resolves).
+/// Applies human decisions to the cases of this module, acknowledgements of approved actions to
+/// exceptions of both homes, and purges the cases it resolves.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Cases;
 
@@ -75,6 +78,8 @@ impl Detector for Cases {
     ) -> Result<(), DetectError> {
         match event {
             invex_model::CanonicalEvent::Approval(d) => decision::on_decision(ctx, d),
+            // For both homes: an acknowledgement of an approved action ends its ACTIONING.
+            invex_model::CanonicalEvent::Ack(a) => crate::governance::on_ack(ctx, a),
             _ => Ok(()),
         }
     }

@@ -6,8 +6,9 @@
 //! RELEASE_HOLD, tier by the held value, AWAITING_APPROVAL). Only an APPROVE answering that
 //! request, through the approval gate (so the dual quality and finance approval for
 //! lot-controlled and recall-related exceptions), issues the RELEASE_HOLD (`approval_ref` =
-//! the decision) and resolves the exception as RELEASED; a REJECT resolves it as
-//! RELEASE_REJECTED with the stock still blocked.
+//! the decision) and puts the exception in ACTIONING until the release is acknowledged
+//! (RESOLVED / RELEASED, see the governance actioning module); a REJECT leaves it REJECTED
+//! (status reason RELEASE_REJECTED), and a RESOLVE then closes it with the stock still blocked.
 
 use invex_model::{
     ActionCommand, ActionType, ApprovalDecision, Decision, ExceptionStatus, RequestedBy,
@@ -24,7 +25,9 @@ use crate::governance::{self, Given, RULE_HUMAN};
 pub(crate) fn wants_release(ctx: &Ctx<'_>, case: &Case) -> Result<bool, DetectError> {
     let held = case.gov.held.is_some_and(|q| q != 0);
     let r = &case.record;
-    if !held || case.gov.release_requested || r.status == ExceptionStatus::AwaitingApproval {
+    let deciding =
+        matches!(r.status, ExceptionStatus::AwaitingApproval | ExceptionStatus::Rejected);
+    if !held || case.gov.release_requested || deciding {
         return Ok(false);
     }
     let p = governance::settings(ctx, r)?;

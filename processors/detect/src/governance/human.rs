@@ -3,6 +3,11 @@
 //! Approval answers (approve, reject, request recount) belong to the home's decision module;
 //! these five apply to any exception of either home. A decision that does not fit the
 //! current status is refused: audited as DECISION_IGNORED with the reason, no new version.
+//!
+//! A REJECTED exception waits for a person: ACKNOWLEDGE reopens it to investigate
+//! (IN_PROGRESS, even when it was acknowledged before), RESOLVE closes it without adjustment
+//! (resolution = `reason_code`, else its status reason ADJUSTMENT_REJECTED or RELEASE_REJECTED;
+//! a rejected release keeps its stock blocked). REQUEST_RECOUNT is the home's (a recount task).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +39,7 @@ pub(crate) fn is_lifecycle_verdict(verdict: ApprovalVerdict) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     Acknowledge(ExceptionStatus),
+    Reopen,
     Hold(String),
     Release(ExceptionStatus),
     Close(ExceptionStatus, String),
@@ -89,6 +95,12 @@ fn apply(
             sla::acknowledged(ctx, home, record, gov)?;
             (Decision::Acknowledged, format!("acknowledged by {}", d.actor))
         }
+        Step::Reopen => {
+            record.status = ExceptionStatus::InProgress;
+            record.status_reason = None;
+            sla::acknowledged(ctx, home, record, gov)?;
+            (Decision::Transitioned, format!("reopened by {} to investigate", d.actor))
+        }
         Step::Hold(reason) => {
             gov.held_from = Some(from);
             record.status = ExceptionStatus::OnHold;
@@ -126,7 +138,13 @@ fn fits(governed: &mut Governed, d: &ApprovalDecision, reasons: &[String]) -> Re
     }
     let on_hold = status == ExceptionStatus::OnHold;
     let reason = d.reason_code.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let rejected = status == ExceptionStatus::Rejected;
     match d.verdict {
+        ApprovalVerdict::Acknowledge if rejected => Ok(Step::Reopen),
+        ApprovalVerdict::Resolve if rejected => {
+            let how = reason.or(record.status_reason.as_deref()).unwrap_or(RESOLVED_BY_USER);
+            Ok(Step::Close(ExceptionStatus::Resolved, how.to_ascii_uppercase()))
+        }
         ApprovalVerdict::Acknowledge if gov.acknowledged => Err("already acknowledged".to_owned()),
         ApprovalVerdict::Acknowledge => Ok(Step::Acknowledge(match status {
             ExceptionStatus::Open | ExceptionStatus::Triaged => ExceptionStatus::InProgress,

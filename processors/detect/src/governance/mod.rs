@@ -16,7 +16,14 @@
 //!                          `release_approval_types` exception: asks for its release first,
 //!                          see the exceptions release module)
 //! CANCEL                   any open -> CANCELLED; clocks stop
-//! APPROVE/REJECT/RECOUNT   the home's decision module, behind the gate module
+//! APPROVE/REJECT/RECOUNT   the home's decision module, behind the gate module: an APPROVE
+//!                          ends in ACTIONING, a REJECT in REJECTED
+//! ack of the action        ACTIONING -> RESOLVED; a refusal -> IN_PROGRESS + ESCALATION
+//!                          (actioning module)
+//! ACKNOWLEDGE on REJECTED  REJECTED -> IN_PROGRESS (reopened to investigate)
+//! REQUEST_RECOUNT          REJECTED -> IN_PROGRESS -> AWAITING_RECOUNT (home's decision module)
+//! RESOLVE on REJECTED      REJECTED -> RESOLVED, no adjustment (resolution = reason_code, else
+//!                          the rejection: ADJUSTMENT_REJECTED | RELEASE_REJECTED)
 //! deadline passed          escalation level + 1, ESCALATION to the ladder's team (sla module)
 //! ```
 //!
@@ -30,12 +37,14 @@
 //! Every transition bumps the version and appends an audit record (with the actor for a
 //! person). A decision that does not fit the current status changes nothing and is audited as
 //! DECISION_IGNORED with the reason, like a stale approval. Rule ids: `GOV-001` triage,
-//! `GOV-002` SLA escalation, `GOV-003` a human lifecycle decision, `GOV-004` the approval gate.
+//! `GOV-002` SLA escalation, `GOV-003` a human lifecycle decision, `GOV-004` the approval gate,
+//! `GOV-005` an integration acknowledgement of an approved action.
 //!
 //! SLA timers are wall-clock timers kept in the engine's timer store under the `exc` detector
 //! (whichever detector opened the exception), key `b'S' ++ home ++ deadline ++ case key`; their
 //! due times are also in [`Governance`], so a restored task cancels and fires exactly the same.
 
+mod actioning;
 mod gate;
 mod human;
 mod sla;
@@ -44,6 +53,8 @@ mod triage;
 use invex_model::{ActionCommand, ExceptionRecord, ExceptionStatus};
 use serde::{Deserialize, Serialize};
 
+use self::actioning::Awaited;
+pub(crate) use self::actioning::{on_ack, start as start_actioning};
 pub(crate) use self::gate::{GateVerdict, check_approval, partial_draft, refused_draft};
 pub(crate) use self::human::{decide, is_lifecycle_verdict};
 pub(crate) use self::sla::{SLA, on_timer, settings, settle};
@@ -142,6 +153,10 @@ pub(crate) struct Governance {
     /// The outstanding approval request asks for the release of the held stock.
     #[serde(default)]
     pub(crate) release_requested: bool,
+    /// The approved action an ACTIONING exception waits for (see the actioning module).
+    /// Omitted while `None`, so values written before it existed stay byte-identical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) awaiting: Option<Awaited>,
 }
 
 /// An exception loaded from its home, with its governance state.

@@ -184,7 +184,8 @@ pub(crate) fn resume(
     Ok(())
 }
 
-/// Stops every clock of an exception that is no longer open; both homes call it on commit.
+/// Stops every clock of an exception that is no longer open, and ends its wait for an
+/// action; both homes call it on commit.
 pub(crate) fn settle(
     ctx: &mut Ctx<'_>,
     home: Home,
@@ -196,7 +197,7 @@ pub(crate) fn settle(
             stop(ctx, home, which, record, gov)?;
         }
     }
-    Ok(())
+    super::actioning::settle(ctx, record, gov)
 }
 
 /// An SLA timer fired (timer key without the [`SLA`] tag).
@@ -240,20 +241,47 @@ fn escalate(
 ) -> Result<(), DetectError> {
     let home = governed.home();
     let p = settings(ctx, governed.record())?;
-    let level = governed.record().escalation_level.saturating_add(1);
-    let index = usize::try_from(level - 1).unwrap_or(usize::MAX);
-    let Some(team) = p.escalation_teams.get(index).cloned() else {
+    let (record, gov) = governed.parts();
+    let Some(team) = next_team(&p, record.escalation_level).cloned() else {
         return governed.save(ctx);
     };
-    let (record, gov) = governed.parts();
     bump(ctx, record, RULE_SLA, at, None);
-    record.escalation_level = level;
-    if index + 1 < p.escalation_teams.len() {
+    let (action, draft) = climb(record, &team, reason, at);
+    if next_team(&p, record.escalation_level).is_some() {
         let next = ctx.times().wall_clock.saturating_add(p.escalation_interval_minutes * MINUTE_MS);
         set(ctx, home, Which::Ladder, record, gov, Clock::Running(next))?;
     }
-    let (action, draft) = escalation(record, &team, reason, at);
     governed.commit(ctx, vec![action], vec![draft])
+}
+
+/// The team of the level above `level`, if the ladder has one.
+fn next_team(p: &GovernancePolicy, level: i32) -> Option<&String> {
+    let index = usize::try_from(level).ok()?;
+    p.escalation_teams.get(index)
+}
+
+/// Raises the escalation level of `record` (already bumped to the version that escalates) by
+/// one and builds its ESCALATION with its audit draft; `None`, level unchanged, at the top of
+/// the ladder. The SLA timers use it, and so does a refused action (actioning module).
+pub(crate) fn raise(
+    p: &GovernancePolicy,
+    record: &mut ExceptionRecord,
+    reason: &str,
+    at: i64,
+) -> Option<(ActionCommand, AuditDraft)> {
+    let team = next_team(p, record.escalation_level)?.clone();
+    Some(climb(record, &team, reason, at))
+}
+
+/// One level up, to `team`.
+fn climb(
+    record: &mut ExceptionRecord,
+    team: &str,
+    reason: &str,
+    at: i64,
+) -> (ActionCommand, AuditDraft) {
+    record.escalation_level = record.escalation_level.saturating_add(1);
+    escalation(record, team, reason, at)
 }
 
 /// The ESCALATION of the record's (new) level and its audit draft.

@@ -23,6 +23,8 @@
 //! # approvals: `exception = "E1"` picks a named exception (default: the latest emitted);
 //! # approval_request_id defaults to that exception's latest APPROVAL_REQUEST, or the one of
 //! # `request_attempt = n`; actor_role defaults to that request's approval tier.
+//! # integration.ack: `acks = "STOCK_ADJUSTMENT"` puts the id of the latest action of that type
+//! # (of the exception named by `exception`, else of any) in related_event_ids.
 //! # expect_error = "poison"      # the event must be refused as poison
 //!
 //! [[step]]
@@ -87,6 +89,8 @@ struct PipeStep {
     exception: Option<String>,
     request_attempt: Option<i32>,
     expect_poison: bool,
+    /// `integration.ack`: the action type whose latest action id fills `related_event_ids`.
+    acks: Option<invex_model::ActionType>,
 }
 
 /// How to run a scenario.

@@ -1,6 +1,6 @@
 //! Scenario TOML to [`Scenario`].
 
-use invex_model::CanonicalTopic;
+use invex_model::{ActionType, CanonicalTopic};
 use serde_json::Map;
 use toml::{Table, Value};
 
@@ -18,8 +18,17 @@ const TOP_KEYS: [&str; 8] =
 const STEP_KINDS: [&str; 6] =
     ["pipe", "advance_wall_clock", "set_wall_clock", "restore", "redeliver", "expect"];
 /// Keys of a pipe step that steer the step rather than fill the event.
-const PIPE_CONTROL: [&str; 8] =
-    ["pipe", "at", "id", "freeze_at", "header", "exception", "request_attempt", "expect_error"];
+const PIPE_CONTROL: [&str; 9] = [
+    "pipe",
+    "at",
+    "id",
+    "freeze_at",
+    "header",
+    "exception",
+    "request_attempt",
+    "expect_error",
+    "acks",
+];
 
 /// Parses a whole scenario.
 pub(super) fn parse(name: &str, text: &str) -> Result<Scenario, String> {
@@ -139,6 +148,14 @@ fn pipe(n: usize, t: &Table, start: i64) -> Result<PipeStep, String> {
         Some(Value::Integer(n)) => Some(i32::try_from(*n).map_err(|e| e.to_string())?),
         Some(_) => return Err("request_attempt must be an integer".to_owned()),
     };
+    let acks = match t.get("acks") {
+        None => None,
+        Some(v) => Some(
+            v.clone()
+                .try_into::<ActionType>()
+                .map_err(|e| format!("acks: not an action type: {e}"))?,
+        ),
+    };
     let event = EventSpec { topic, time, id, step: n, header, fields };
-    Ok(PipeStep { event, exception, request_attempt, expect_poison })
+    Ok(PipeStep { event, exception, request_attempt, expect_poison, acks })
 }

@@ -96,6 +96,9 @@ impl<'s> Runner<'s> {
         if spec.topic == CanonicalTopic::Approvals {
             self.resolve_references(&mut spec, p)?;
         }
+        if let Some(kind) = p.acks {
+            self.name_action(&mut spec, p, kind)?;
+        }
         let event = events::build(&spec, &self.scenario.defaults)?;
         match self.driver.pipe(event.clone()) {
             Err(e) if p.expect_poison && e.is_poison() => return Ok(()),
@@ -172,6 +175,29 @@ impl<'s> Runner<'s> {
             }
         }
         spec.fields.insert("exception_id".to_owned(), id.into());
+        Ok(())
+    }
+
+    /// Puts the id of the latest emitted action of `kind` (of the named exception, if any) in
+    /// the `related_event_ids` of an acknowledgement, as the connector that posted it would.
+    fn name_action(
+        &self,
+        spec: &mut EventSpec,
+        p: &PipeStep,
+        kind: ActionType,
+    ) -> Result<(), String> {
+        let exception = match p.exception.as_deref() {
+            Some(name) => Some(self.names.get(name).ok_or(format!("no exception named {name}"))?),
+            None => None,
+        };
+        let action = self
+            .log
+            .actions
+            .iter()
+            .rev()
+            .find(|a| a.action_type == kind && exception.is_none_or(|e| *e == a.exception_id))
+            .ok_or(format!("no {} action to acknowledge", kind.as_str()))?;
+        spec.fields.insert("related_event_ids".to_owned(), vec![action.action_id.0.clone()].into());
         Ok(())
     }
 
