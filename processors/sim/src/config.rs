@@ -291,8 +291,8 @@ pub struct SimConfig {
     pub faults: FaultRates,
     /// Transport disturbances (duplicates, retries, late delivery).
     pub transport: Transport,
-    /// Whether the loop is closed (`Simulator::respond` answers recounts and approvals): the
-    /// demo and the evaluation tests. It sets the root cause and resolution a count
+    /// Whether the loop is closed (`Simulator::respond` answers recounts, approvals and
+    /// adjustments): the demo and the evaluation tests. It sets the root cause and resolution a count
     /// discrepancy is expected to end with. Off for traffic produced to a cluster nobody
     /// answers.
     pub close_loop: bool,

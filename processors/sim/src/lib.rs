@@ -9,7 +9,8 @@
 //! event time. A fault that legitimately causes exceptions of several types (a lost posting:
 //! a sync failure and a count discrepancy) is listed once per exception. [`Simulator::respond`]
 //! closes the loop the way a warehouse would: cycle-count recount tasks get recounts, approval
-//! requests get decisions. [`evaluate`] scores the detectors' exceptions against the truth.
+//! requests get decisions (a rejection is then closed by a RESOLVE), stock adjustments get the
+//! ERP's acknowledgement. [`evaluate`] scores the detectors' exceptions against the truth.
 //!
 //! Invariants and why they hold:
 //! - Determinism: one seed, one stream. All randomness is one ChaCha generator drawn in a

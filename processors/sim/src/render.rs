@@ -395,6 +395,15 @@ pub(crate) mod ids {
     pub(crate) fn message(site: &str, n: u32) -> String {
         format!("GR-MSG-{site}-{n:06}")
     }
+
+    /// Number of distinct adjustment posting documents: ten digits, like an ERP's material
+    /// document numbers.
+    pub(crate) const ADJUSTMENT_DOCUMENTS: u64 = 10_000_000_000;
+
+    /// Adjustment posting message of document `n` (below [`ADJUSTMENT_DOCUMENTS`]).
+    pub(crate) fn adjustment(site: &str, n: u64) -> String {
+        format!("ADJ-MSG-{site}-{n:010}")
+    }
 }
 
 /// How long after the fact each source records an event.

@@ -5,15 +5,17 @@
 //! `MemStore` the way `invex replay` does (one task, wall clock = highest event time), with
 //! the loop closed: every action goes to `Simulator::respond` and its answers are merged back
 //! into the stream in event-time order. The evaluation must find precision and recall of at
-//! least 0.99 for every type, and every root cause as expected.
+//! least 0.99 for every type, and every root cause as expected; every count discrepancy must
+//! end RESOLVED with the truth's expected resolution (the recount proves a miscount, the ERP
+//! acknowledges an approved adjustment, the supervisor closes a rejected one).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
 use invex_detect::{Engine, MemStore, Outputs, Policy};
-use invex_model::{CanonicalEvent, ExceptionRecord, ExceptionType};
-use invex_sim::{Evaluation, FaultRates, SimConfig, Simulator, evaluate};
+use invex_model::{CanonicalEvent, ExceptionRecord, ExceptionStatus, ExceptionType};
+use invex_sim::{Evaluation, Fault, FaultRates, SimConfig, Simulator, evaluate};
 
 /// How far the wall clock moves after the last event: count evaluations (2 s grace) finish,
 /// no acknowledgement timeout (15 min) of a posting cut off by the end of the run fires.
@@ -67,11 +69,47 @@ fn report(evaluation: &Evaluation) -> String {
     format!("\n{evaluation}")
 }
 
+/// The latest version of each exception, by (type, site, subject).
+fn latest_by_subject(
+    records: &[ExceptionRecord],
+) -> BTreeMap<(ExceptionType, &str, &str), &ExceptionRecord> {
+    let mut latest: BTreeMap<_, &ExceptionRecord> = BTreeMap::new();
+    for r in records {
+        let key = (r.exception_type, r.site_id.as_str(), r.subject.as_str());
+        let slot = latest.entry(key).or_insert(r);
+        if (r.opened_at, r.version) > (slot.opened_at, slot.version) {
+            *slot = r;
+        }
+    }
+    latest
+}
+
+/// Every fault with an expected resolution ends RESOLVED with it; returns how many faults
+/// expect each resolution.
+fn assert_resolutions(truth: &[Fault], records: &[ExceptionRecord]) -> BTreeMap<String, usize> {
+    let latest = latest_by_subject(records);
+    let mut seen = BTreeMap::new();
+    for fault in truth {
+        let Some(expected) = fault.expected_resolution.as_deref() else { continue };
+        let key = (fault.exception_type, fault.site.as_str(), fault.subject.as_str());
+        let record = latest.get(&key).unwrap_or_else(|| panic!("not detected: {fault:?}"));
+        let ended = (record.status, record.resolution.as_deref());
+        assert_eq!(ended, (ExceptionStatus::Resolved, Some(expected)), "{fault:?}\n{record:?}");
+        *seen.entry(expected.to_owned()).or_default() += 1;
+    }
+    seen
+}
+
 #[test]
-fn benchmark_run_is_detected_with_precision_and_recall_of_at_least_0_99_per_type() {
+fn benchmark_run_is_detected_and_resolved_as_the_truth_expects() {
     let sim = Simulator::new(benchmark(42)).expect("valid benchmark");
     let truth = sim.ground_truth().to_vec();
-    let evaluation = evaluate(&truth, &detect(sim));
+    let records = detect(sim);
+    let resolutions = assert_resolutions(&truth, &records);
+    for resolution in ["COUNT_ERROR", "ADJUSTED", "ADJUSTMENT_REJECTED"] {
+        assert!(resolutions.contains_key(resolution), "no {resolution}: {resolutions:?}");
+    }
+    let evaluation = evaluate(&truth, &records);
     println!("{}", report(&evaluation));
     let all = [
         ExceptionType::ReceivingVariance,

@@ -253,7 +253,7 @@ fn approvals_answer_the_request_with_the_expected_verdict() {
     for fault in &faults {
         let request = action(fault, ActionType::ApprovalRequest, fault.injected_at + 60_000);
         let answer = sim.respond(&request);
-        let [CanonicalEvent::Approval(decision)] = answer.as_slice() else { panic!("{answer:?}") };
+        let Some(CanonicalEvent::Approval(decision)) = answer.first() else { panic!("{answer:?}") };
         assert_eq!(decision.approval_request_id.as_deref(), Some(request.action_id.0.as_str()));
         assert_eq!(decision.exception_id, request.exception_id.0);
         assert_eq!(
@@ -267,6 +267,17 @@ fn approvals_answer_the_request_with_the_expected_verdict() {
         };
         assert_eq!(decision.verdict, expected, "{fault:?}");
         assert_eq!(decision.reason_code.is_some(), expected == ApprovalVerdict::Approve);
+        // A rejection is closed by a RESOLVE of the same exception; an approval stands alone.
+        let closes: Vec<_> = answer[1..]
+            .iter()
+            .map(|e| match e {
+                CanonicalEvent::Approval(d) => (d.verdict, d.exception_id.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let close = [(ApprovalVerdict::Resolve, decision.exception_id.as_str())];
+        let expected_closes: &[_] = if expected == ApprovalVerdict::Reject { &close } else { &[] };
+        assert_eq!(closes, expected_closes, "{fault:?}");
         assert!(sim.respond(&request).is_empty());
     }
 }
