@@ -4,7 +4,7 @@
 //! changelog, and co-partitioned topics share one partition count.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::PathBuf;
 
 use invex_detect::Engine;
 use invex_model::CanonicalTopic;
@@ -63,8 +63,10 @@ struct StoreEntry {
     changelog_cleanup: String,
 }
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The workspace root as cargo names it when the test runs, not when it was built: a test
+/// binary reused from another checkout must read this checkout's files.
+fn root() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap())
 }
 
 fn topics_file() -> TopicsFile {

@@ -163,7 +163,9 @@ mod tests {
 
     #[test]
     fn record_round_trips_through_its_schema() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/kpi-value.avsc");
+        // Looked up when the test runs (cargo sets it), not baked in when it is built.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap();
+        let path = std::path::Path::new(&crate_dir).join("../../schemas/kpi-value.avsc");
         let schema = Schema::parse_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         for original in [record(true), record(false)] {
             let value = apache_avro::to_value(&original).unwrap();

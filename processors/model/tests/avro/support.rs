@@ -53,9 +53,10 @@ pub(crate) fn topic_subjects() -> BTreeSet<String> {
         .collect()
 }
 
-/// The `schemas/` folder at the workspace root.
+/// The `schemas/` folder at the workspace root, from the crate directory cargo names when the
+/// test runs (not when it is built: a test binary may be reused from another checkout).
 pub(crate) fn schemas_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../../schemas")
 }
 
 /// Names (without `.avsc`) of the files directly in `dir` that end in `.avsc`.
