@@ -7,7 +7,7 @@ use invex_model::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cycle_count::{self, BookView, ItemView, Subject, item_key};
+use crate::cycle_count::{self, ItemView, Subject, item_key};
 use crate::detector::{Ctx, Table, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
@@ -196,16 +196,24 @@ pub(super) fn on_pick(ctx: &mut Ctx<'_>, p: &PickEvent) -> Result<(), DetectErro
 }
 
 /// OAC-001 / OAC-003 for one location and lot.
+///
+/// Most locations a movement touches hold no open allocation: unless an exception of the
+/// location is open (and may clear), nothing follows, so the book is read only after the
+/// allocations (reading it decodes the location's ledger).
 pub(super) fn check_location(ctx: &mut Ctx<'_>, subject: &Subject) -> Result<(), DetectError> {
     let now = ctx.times().event_time;
+    let (item, s) = settings(ctx, subject)?;
+    let here = open_at(ctx, subject, &s)?;
+    let subject_ref = subject_ref(subject, subject.text());
+    if here.is_empty() && exceptions::find_open(ctx, &subject_ref)?.is_none() {
+        return Ok(());
+    }
     let Some(book) =
         cycle_count::book(ctx, subject, ctx.times().stream_time)?.filter(|b| b.anchored)
     else {
         return Ok(());
     };
-    let (item, s) = settings(ctx, subject)?;
-    let Held { total: allocated, orders, inputs } = allocated_at(ctx, subject, &book, &s)?;
-    let subject_ref = subject_ref(subject, subject.text());
+    let Held { total: allocated, orders, inputs } = held_in(here, &book.uom);
     if allocated == 0 || allocated <= book.qty {
         let cleared = Cleared {
             rule: RULE_CLEARED,
@@ -239,25 +247,32 @@ struct Held {
     inputs: Vec<String>,
 }
 
-/// The open allocations of the subject's location and lot, in the book's unit.
-fn allocated_at(
+/// The open allocations of the subject's location and lot that still hold stock.
+fn open_at(
     ctx: &Ctx<'_>,
     subject: &Subject,
-    book: &BookView,
     s: &OrderAllocationConflictPolicy,
-) -> Result<Held, DetectError> {
-    let (mut total, mut orders, mut inputs) = (0_i64, Vec::new(), Vec::new());
+) -> Result<Vec<AllocFacts>, DetectError> {
+    let mut here = Vec::new();
     for (_, rec) in ctx.scan(ALLOC, &subject.item_key())? {
         let Some((f, holds)) = rec.holds(&s.closed_statuses) else { continue };
-        let here = f.location.as_deref() == Some(subject.location.as_str()) && f.lot == subject.lot;
-        if !here || f.uom != book.uom || holds == 0 {
-            continue;
+        let at = f.location.as_deref() == Some(subject.location.as_str()) && f.lot == subject.lot;
+        if at && holds > 0 {
+            here.push(AllocFacts { qty: holds, ..f.clone() });
         }
-        total = total.saturating_add(holds);
-        inputs.push(f.event_id.clone());
-        orders.extend(f.promised.map(|t| (f.order_id.clone(), t)));
     }
-    Ok(Held { total, orders, inputs })
+    Ok(here)
+}
+
+/// What the allocations `here` (their `qty` is what each still holds) hold in the book's unit.
+fn held_in(here: Vec<AllocFacts>, uom: &str) -> Held {
+    let (mut total, mut orders, mut inputs) = (0_i64, Vec::new(), Vec::new());
+    for f in here.into_iter().filter(|f| f.uom == uom) {
+        total = total.saturating_add(f.qty);
+        orders.extend(f.promised.map(|t| (f.order_id, t)));
+        inputs.push(f.event_id);
+    }
+    Held { total, orders, inputs }
 }
 
 /// Adds the recount and, for orders shipping soon, the customer-service notice.
