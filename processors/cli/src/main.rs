@@ -40,7 +40,7 @@ enum LogFormat {
 enum Command {
     /// Run a processor against a Kafka cluster.
     Run(run::RunArgs),
-    /// Run the simulator, the mock cluster and the normalize and detect processors in one
+    /// Run the simulator, the mock cluster and the normalize, detect and kpi processors in one
     /// process, then report.
     Demo(demo::DemoArgs),
     /// Run the detectors over a file of canonical events and write their outputs.

@@ -17,10 +17,9 @@
 //! hit/miss tolerance). IRA = hits / evaluations per site and hour; the counts are reported on
 //! the site's CYCLE_COUNT_DISCREPANCY record.
 //!
-//! Known gap (detector side): a count whose variance is exactly 0 with no open exception
-//! produces no record at all, so exact matches are in neither the hits nor the evaluations and
-//! IRA reads low. The fix belongs in the cycle-count detector: an audit record (no exception
-//! version) for that case with the same details; this module then counts it unchanged.
+//! A count whose variance is exactly 0 with no open exception changes no exception; the
+//! cycle-count detector still audits it (an audit record without an exception version, with
+//! the same details), so exact matches count as hits like any other evaluation.
 //!
 //! Audit records are deduplicated by audit id within their window (redelivery after a restart
 //! in at-least-once mode); the ids are forgotten when the window is emitted, after which a
