@@ -778,42 +778,35 @@ proptest! {
     }
 }
 
-#[test]
-fn the_generated_shape_reaches_an_adjustment() {
+/// A count 30 % short, recounted the same, then approved at the top tier: the generated
+/// shape of an approved adjustment.
+fn approved_adjustment() -> Vec<Step> {
     let approve = Op::Decide {
         verdict: ApprovalVerdict::Approve,
         target: Target::Latest,
         request: Request::Outstanding,
         role: TIERS - 1,
     };
-    let steps = vec![
+    vec![
         (0, Op::Book { loc: 0, qty: 100 }),
         (60, Op::Count { loc: 0, counted: 70, seq: 1, wms: None }),
         (60, Op::Count { loc: 0, counted: 70, seq: 2, wms: None }),
         (60, Op::Pick { loc: 1, qty: 1 }),
         (60, approve),
-    ];
-    let run = run(&steps, None, false);
+    ]
+}
+
+#[test]
+fn the_generated_shape_reaches_an_adjustment() {
+    let run = run(&approved_adjustment(), None, false);
     assert_eq!(check_adjustments(&run).unwrap(), 1);
 }
 
 #[test]
 fn the_generated_shape_resolves_an_adjustment_by_its_ack() {
-    let approve = Op::Decide {
-        verdict: ApprovalVerdict::Approve,
-        target: Target::Latest,
-        request: Request::Outstanding,
-        role: TIERS - 1,
-    };
-    let steps = vec![
-        (0, Op::Book { loc: 0, qty: 100 }),
-        (60, Op::Count { loc: 0, counted: 70, seq: 1, wms: None }),
-        (60, Op::Count { loc: 0, counted: 70, seq: 2, wms: None }),
-        (60, Op::Pick { loc: 1, qty: 1 }),
-        (60, approve),
-        (60, Op::Ack { message: 0, status: 2, names_action: true }),
-        (60, Op::Ack { message: 0, status: 1, names_action: true }),
-    ];
+    let mut steps = approved_adjustment();
+    steps.push((60, Op::Ack { message: 0, status: 2, names_action: true }));
+    steps.push((60, Op::Ack { message: 0, status: 1, names_action: true }));
     let run = run(&steps, None, false);
     assert_eq!(check_adjustments(&run).unwrap(), 1);
     assert_eq!(check_actioning(&run).unwrap(), 1);
