@@ -150,11 +150,7 @@ fn vendor_traffic_of_both_shapes_is_published_as_the_simulators_canonical_events
     let env = cluster(3);
     let events = sim_events(7, 200, 3);
     let records: Vec<Raw> = events.iter().map(|e| raw(&env, vendor_of(e), e)).collect();
-    produce(&env, &records);
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(env.config(dir.path()));
-    running.wait_committed(&ends(&records));
-    let handle = running.stop();
+    let handle = run_to_end(&env, &records);
 
     let want = first_copies(&events);
     assert_same("canonical events", &published(&env), &want);
@@ -182,11 +178,7 @@ fn a_vendor_retry_under_a_new_id_and_send_time_is_dropped_and_counted() {
         records.push(raw(&env, vendor, &retry_of(event)));
         originals.push((event.partition_key().to_string(), event.clone()));
     }
-    produce(&env, &records);
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(env.config(dir.path()));
-    running.wait_committed(&ends(&records));
-    let handle = running.stop();
+    let handle = run_to_end(&env, &records);
 
     assert_same("canonical events", &published(&env), &originals);
     for vendor in Vendor::ALL {
@@ -217,11 +209,7 @@ fn garbage_and_a_missing_field_are_dead_lettered_with_the_field_path_and_the_nex
         Raw { value: serde_json::to_vec(&doc).unwrap(), ..raw(&env, Vendor::WmsWebhook, count) },
         good,
     ];
-    produce(&env, &records);
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(env.config(dir.path()));
-    running.wait_committed(&ends(&records));
-    let handle = running.stop();
+    let handle = run_to_end(&env, &records);
 
     assert_same("canonical events", &published(&env), &first_copies(std::slice::from_ref(count)));
     let dead = env.read_output(Output::Dlq);
@@ -257,11 +245,7 @@ fn avro_scans_and_counts_and_json_vendor_traffic_are_published_as_the_simulators
     let env = cluster(3);
     let events = sim_events(12, 200, 3);
     let records: Vec<Raw> = events.iter().map(|e| with_rf_scanner(&env, e)).collect();
-    produce(&env, &records);
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(env.config(dir.path()));
-    running.wait_committed(&ends(&records));
-    let handle = running.stop();
+    let handle = run_to_end(&env, &records);
 
     let want = first_copies(&events);
     assert_same("canonical events", &published(&env), &want);
@@ -296,11 +280,7 @@ fn bad_avro_records_are_dead_lettered_with_schema_id_and_reason_and_the_next_rec
         Raw { value: rf_raw(&env, &no_sku).value, ..rf_raw(&env, count) },
         good,
     ];
-    produce(&env, &records);
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(env.config(dir.path()));
-    running.wait_committed(&ends(&records));
-    let handle = running.stop();
+    let handle = run_to_end(&env, &records);
 
     assert_same("canonical events", &published(&env), &first_copies(std::slice::from_ref(count)));
     let dead = env.read_output(Output::Dlq);
@@ -333,6 +313,11 @@ fn bad_avro_records_are_dead_lettered_with_schema_id_and_reason_and_the_next_rec
 }
 
 /// Runs `records` through one instance with `fault` injected before it starts.
+/// Produces `records`, runs a fresh instance until it has committed them all, stops it.
+fn run_to_end(env: &Cluster, records: &[Raw]) -> ProcessorHandle {
+    run_with_fault(env, records, |_| {})
+}
+
 fn run_with_fault(env: &Cluster, records: &[Raw], fault: impl FnOnce(&Cluster)) -> ProcessorHandle {
     produce(env, records);
     fault(env);
