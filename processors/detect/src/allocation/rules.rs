@@ -257,8 +257,11 @@ fn open_at(
     for (_, rec) in ctx.scan(ALLOC, &subject.item_key())? {
         let Some((f, holds)) = rec.holds(&s.closed_statuses) else { continue };
         let at = f.location.as_deref() == Some(subject.location.as_str()) && f.lot == subject.lot;
-        if at && holds > 0 {
-            here.push(AllocFacts { qty: holds, ..f.clone() });
+        if at
+            && holds > 0
+            && let Some(facts) = rec.facts
+        {
+            here.push(AllocFacts { qty: holds, ..facts });
         }
     }
     Ok(here)

@@ -131,7 +131,8 @@ impl Timers {
     }
 
     /// The key of the earliest timer of `kind` (live or cancelled) if it is due at `now`, and
-    /// whether it is cancelled; updates the cached bound.
+    /// whether it is cancelled. When none is due the cached bound becomes the earliest key (or
+    /// "no timers"); a due one is left to [`Timers::pop_due`], which moves the bound past it.
     fn first_due(
         &mut self,
         store: &dyn Store,
@@ -156,8 +157,12 @@ impl Timers {
             return Ok(None);
         };
         let (due, _, _) = parse(&raw)?;
-        self.earliest[kind.index()] = Some(Some(raw.clone()));
-        Ok((due <= now).then_some((raw, cancelled)))
+        if due > now {
+            self.earliest[kind.index()] = Some(Some(raw));
+            return Ok(None);
+        }
+        // `pop_due` takes it out and moves the bound past it.
+        Ok(Some((raw, cancelled)))
     }
 }
 
