@@ -31,9 +31,18 @@ const WRITE_BUFFER_MAX: usize = 64 << 20;
 
 /// Bloom filter density for point lookups (`get`), about 1% false positives.
 const BLOOM_BITS_PER_KEY: f64 = 10.0;
-/// Share of each memtable given to its bloom filter (RocksDB's suggested range is up to 0.25;
-/// 0.05 of a 64 MiB memtable is 3.2 MiB, counted in the write-buffer budget).
-const MEMTABLE_BLOOM_RATIO: f64 = 0.05;
+/// Arena block of a memtable: the step in which an active memtable takes memory.
+///
+/// Every store of every task database is a column family with an active memtable of its
+/// own: 25 per detect task (23 stores, metadata, default), so 300 on an instance that owns 12
+/// partitions. RocksDB's default block (write buffer / 8, at most 1 MiB) is taken by a
+/// memtable as soon as it holds one entry, so a few hundred near-empty memtables held
+/// hundreds of MiB; with 64 KiB blocks a quiet store costs 64 KiB. A whole-key memtable bloom
+/// filter was tried to speed up reads of absent keys and removed: RocksDB allocates it whole
+/// (its share of the write buffer) when the memtable is created, for every column family, and
+/// it did not measurably speed reads. Measured with `invex bench --partitions 12`: peak RSS
+/// 420-452 MiB with both, 179-196 MiB without (benches/README.md).
+const ARENA_BLOCK_BYTES: usize = 64 << 10;
 
 /// The block cache and write-buffer manager shared by every task database of a process.
 /// Cloning is cheap and shares the same cache and manager.
@@ -116,11 +125,7 @@ impl SharedResources {
         table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
         let mut opts = Options::default();
         opts.set_block_based_table_factory(&table);
-        // Most point reads look for a key that is not there (the duplicate check of every
-        // event, the open-exception lookup of every rule check): a whole-key bloom filter on
-        // the memtable answers them without searching its skip list.
-        opts.set_memtable_whole_key_filtering(true);
-        opts.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+        opts.set_arena_block_size(ARENA_BLOCK_BYTES);
         opts.set_write_buffer_size(
             (self.memtable_budget_bytes() / 4).clamp(WRITE_BUFFER_MIN, WRITE_BUFFER_MAX),
         );
