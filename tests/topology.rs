@@ -3,7 +3,7 @@
 //! every store the detectors, the normalize and the kpi processor declare has a compacted
 //! changelog, and co-partitioned topics share one partition count.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use invex_detect::Engine;
@@ -61,6 +61,8 @@ struct StoreEntry {
     name: String,
     doc: String,
     changelog_cleanup: String,
+    /// Time to live in stream time, `"<n>d"` or `"<n>h"` (detect only); absent: none.
+    ttl: Option<String>,
 }
 
 /// The workspace root as cargo names it when the test runs, not when it was built: a test
@@ -167,6 +169,7 @@ fn every_store_has_a_compacted_co_partitioned_changelog() {
     let detect = detect_file();
     let stores: Vec<&str> = Engine::store_names().iter().map(|s| s.as_str()).collect();
     assert_stores(&detect, stores.iter().copied());
+    assert_ttls(&detect);
     let file = topics_file();
     let specs = detect_topics(
         &Topics::new("", &detect.application_id),
@@ -232,6 +235,30 @@ fn assert_stores<'a>(processor: &ProcessorFile, code: impl IntoIterator<Item = &
     for s in &processor.store {
         assert_eq!(s.changelog_cleanup, "compact", "store {}", s.name);
         assert!(!s.doc.is_empty());
+    }
+}
+
+/// Each store's `ttl` in detect.toml equals the TTL the code declares (absent: none).
+fn assert_ttls(detect: &ProcessorFile) {
+    let code: BTreeMap<&str, Option<i64>> = Engine::store_ttls()
+        .iter()
+        .map(|s| (s.store.as_str(), s.ttl.map(|t| t.millis())))
+        .collect();
+    let file: BTreeMap<&str, Option<i64>> =
+        detect.store.iter().map(|s| (s.name.as_str(), s.ttl.as_deref().map(ttl_ms))).collect();
+    assert_eq!(file, code, "topology/processors/detect.toml: ttl disagrees with the code");
+    assert!(code.values().any(Option::is_some), "some detect store has a TTL");
+}
+
+/// Milliseconds of a `"<n>d"` or `"<n>h"` duration.
+fn ttl_ms(text: &str) -> i64 {
+    let hour = 3_600_000;
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().unwrap_or_else(|e| panic!("ttl {text:?}: {e}"));
+    match unit {
+        "d" => n * 24 * hour,
+        "h" => n * hour,
+        _ => panic!("ttl {text:?}: the unit is d or h"),
     }
 }
 

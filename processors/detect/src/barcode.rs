@@ -35,12 +35,16 @@ use crate::cycle_count::{self, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer, Table};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
+use crate::expiry::{StoreTtl, Ttl};
 use crate::key::Key;
 use crate::policy::{BarcodeMismatchPolicy, Scope};
 use crate::store::StoreName;
 
-/// No-read times (and event ids) per item and location.
-const NO_READ: Table<Vec<(i64, String)>> = Table::new(StoreName("bm.noread"));
+/// No-read times (and event ids) per item and location. TTL 7 days: nothing deletes a key,
+/// and the rule looks back at most the window (at most a day by policy validation) plus a day
+/// of lateness; 7 days is also the dedupe horizon, beyond which the engine no longer promises
+/// anything about a late event.
+const NO_READ: Table<Vec<(i64, String)>> = Table::expiring(StoreName("bm.noread"), Ttl::days(7));
 /// How late (event time) a no-read may arrive and still count in its window.
 const LATE_MS: i64 = 86_400_000;
 /// Most no-reads kept per item and location (the oldest go first).
@@ -59,7 +63,7 @@ const STORES: [StoreName; 5] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [NO_READ.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [NO_READ.spec()];
 
 /// The barcode-mismatch detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

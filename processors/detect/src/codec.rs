@@ -14,6 +14,10 @@
 //! - an unknown format byte (state written by a newer release) is an error that stops the
 //!   task, never a silent reset.
 //!
+//! A store with a TTL puts a 9-byte stamp (tag byte 0xFE and the write's stream time) before
+//! these bytes; the expiry module documents that layout. Format versions count up from 1 and
+//! never reach the tag byte.
+//!
 //! JSON keeps values readable in the changelog topics and in `TestDriver::store`; the stored
 //! types are small, so its cost is not the bottleneck.
 
@@ -33,7 +37,19 @@ pub(crate) fn encode<T: Serialize>(
     key: &[u8],
     value: &T,
 ) -> Result<Vec<u8>, DetectError> {
-    let mut bytes = vec![STATE_FORMAT];
+    encode_after(&[], store, key, value)
+}
+
+/// Encodes a state value after `prefix` (the expiry stamp), in one allocation.
+pub(crate) fn encode_after<T: Serialize>(
+    prefix: &[u8],
+    store: StoreName,
+    key: &[u8],
+    value: &T,
+) -> Result<Vec<u8>, DetectError> {
+    let mut bytes = Vec::with_capacity(prefix.len() + 64);
+    bytes.extend_from_slice(prefix);
+    bytes.push(STATE_FORMAT);
     serde_json::to_writer(&mut bytes, value).map_err(|e| DetectError::State {
         store: store.as_str(),
         key: hex(key),

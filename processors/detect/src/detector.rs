@@ -22,9 +22,10 @@ use invex_model::{ActionCommand, AuditRecord, CanonicalEvent, ExceptionRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{decode, encode};
+use crate::codec::{decode, encode, encode_after};
 use crate::engine::timers::Timers;
 use crate::error::DetectError;
+use crate::expiry::{self, StoreTtl, Ttl};
 use crate::output::Outputs;
 use crate::policy::Policy;
 use crate::store::{Store, StoreName};
@@ -74,21 +75,39 @@ pub struct FiredTimer {
 }
 
 /// A typed view of one store: values of type `T`, encoded as described in the codec module
-/// (format byte + JSON).
+/// (format byte + JSON), stamped with their write's stream time when the store has a TTL (see
+/// the expiry module). The table is where a store's TTL is declared.
 pub struct Table<T> {
     name: StoreName,
+    ttl: Option<Ttl>,
     value: PhantomData<fn() -> T>,
 }
 
 impl<T> Table<T> {
-    /// A table over the store `name`.
+    /// A table over the store `name`, whose entries live until their owner deletes them.
     pub const fn new(name: StoreName) -> Self {
-        Self { name, value: PhantomData }
+        Self { name, ttl: None, value: PhantomData }
+    }
+
+    /// A table over the store `name` whose entries expire `ttl` of stream time after their
+    /// last write.
+    pub const fn expiring(name: StoreName, ttl: Ttl) -> Self {
+        Self { name, ttl: Some(ttl), value: PhantomData }
     }
 
     /// The store it reads and writes.
     pub const fn name(&self) -> StoreName {
         self.name
+    }
+
+    /// Its TTL, if it has one.
+    pub const fn ttl(&self) -> Option<Ttl> {
+        self.ttl
+    }
+
+    /// The store with its TTL, for the engine's list of stores.
+    pub const fn spec(&self) -> StoreTtl {
+        StoreTtl { store: self.name, ttl: self.ttl }
     }
 }
 
@@ -102,7 +121,7 @@ impl<T> Copy for Table<T> {}
 
 impl<T> fmt::Debug for Table<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Table").field(&self.name).finish()
+        f.debug_struct("Table").field("name", &self.name).field("ttl", &self.ttl).finish()
     }
 }
 
@@ -171,26 +190,33 @@ impl<'a> Ctx<'a> {
         self.policy
     }
 
-    /// The value at `key`, if any.
+    /// The value at `key`, if any; an expired entry of a table with a TTL is absent even
+    /// before the purge deletes it.
     pub fn get<T: DeserializeOwned>(
         &self,
         table: Table<T>,
         key: &[u8],
     ) -> Result<Option<T>, DetectError> {
         match self.store.get(table.name, key)? {
-            Some(bytes) => decode(table.name, key, &bytes).map(Some),
+            Some(bytes) if expiry::hidden(table.ttl, &bytes, self.times.stream_time) => Ok(None),
+            Some(bytes) => decode(table.name, key, expiry::split(&bytes).1).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value` (stamped with the stream time when the table has a TTL).
     pub fn put<T: Serialize>(
         &mut self,
         table: Table<T>,
         key: &[u8],
         value: &T,
     ) -> Result<(), DetectError> {
-        let bytes = encode(table.name, key, value)?;
+        let bytes = match table.ttl {
+            Some(_) => {
+                encode_after(&expiry::stamp(self.times.stream_time), table.name, key, value)?
+            }
+            None => encode(table.name, key, value)?,
+        };
         Ok(self.store.put(table.name, key, &bytes)?)
     }
 
@@ -199,7 +225,8 @@ impl<'a> Ctx<'a> {
         Ok(self.store.delete(table.name, key)?)
     }
 
-    /// Every entry whose key starts with `prefix`, ascending key order.
+    /// Every live entry whose key starts with `prefix`, ascending key order (expired entries
+    /// of a table with a TTL are skipped, as [`Ctx::get`] hides them).
     pub fn scan<T: DeserializeOwned>(
         &self,
         table: Table<T>,
@@ -207,14 +234,20 @@ impl<'a> Ctx<'a> {
     ) -> Result<Vec<(Vec<u8>, T)>, DetectError> {
         let mut out = Vec::new();
         let mut failure = None;
-        self.store.scan_prefix(table.name, prefix, &mut |k, v| match decode(table.name, k, v) {
-            Ok(value) => {
-                out.push((k.to_vec(), value));
-                ControlFlow::Continue(())
+        let now = self.times.stream_time;
+        self.store.scan_prefix(table.name, prefix, &mut |k, v| {
+            if expiry::hidden(table.ttl, v, now) {
+                return ControlFlow::Continue(());
             }
-            Err(e) => {
-                failure = Some(e);
-                ControlFlow::Break(())
+            match decode(table.name, k, expiry::split(v).1) {
+                Ok(value) => {
+                    out.push((k.to_vec(), value));
+                    ControlFlow::Continue(())
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
             }
         })?;
         failure.map_or(Ok(out), Err)

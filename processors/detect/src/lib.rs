@@ -14,6 +14,10 @@
 //! - **Restorable**: all state is in the store, whose every write is a changelog entry; a fresh
 //!   engine on a store rebuilt from the changelog continues exactly (property-tested).
 //! - **Idempotent**: an event id seen before changes nothing ([`Outcome::duplicate`]).
+//! - **Bounded**: a store that grows with the key space and that no owner cleans declares a
+//!   TTL in stream time ([`Engine::store_ttls`]); reads hide an expired entry at once and the
+//!   purge in [`Engine::on_wall_clock`] deletes it through the store port
+//!   ([`Outcome::expired`]), so a replay behaves exactly like live processing did.
 //! - **Safe**: a STOCK_ADJUSTMENT or RELEASE_HOLD is only ever emitted for an APPROVE decision
 //!   answering the outstanding APPROVAL_REQUEST, by a role at the required tier or both roles
 //!   of the dual approval (property-tested).
@@ -64,6 +68,7 @@ mod engine;
 mod error;
 mod exceptions;
 mod expired;
+mod expiry;
 mod governance;
 mod key;
 pub mod kpi;
@@ -81,6 +86,7 @@ pub mod testkit;
 pub use detector::{Ctx, Detector, FiredTimer, Table, TimerKind, Times};
 pub use engine::Engine;
 pub use error::DetectError;
+pub use expiry::{StoreTtl, Ttl};
 pub use kpi::{
     DURATION_BOUNDS_MS, KPI_BACKLOG, KPI_EXCEPTION, KPI_WINDOW, KpiAggregator, KpiChange,
     KpiDisposition, KpiOutcome, KpiTransition, LiveGauge,

@@ -15,12 +15,15 @@ use serde::{Deserialize, Serialize};
 use crate::cycle_count::item_key;
 use crate::detector::{Ctx, Detector, Table};
 use crate::error::DetectError;
+use crate::expiry::{self, StoreTtl};
 use crate::store::StoreName;
 
 /// Item master facts.
 pub(crate) const MASTER: Table<MasterFacts> = Table::new(StoreName("md.master"));
-/// The stores of this module.
-pub(crate) const STORES: [StoreName; 1] = [MASTER.name()];
+/// The stores of this module; the item master is reference data and has no TTL.
+pub(crate) const SPECS: [StoreTtl; 1] = [MASTER.spec()];
+/// The names of [`SPECS`].
+pub(crate) const STORES: [StoreName; 1] = expiry::names(&SPECS);
 
 /// What the rules use of an item master record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,9 @@ pub struct Outcome {
     pub audit: usize,
     /// Timers fired.
     pub timers_fired: usize,
+    /// Expired entries of stores with a TTL that the purge deleted (each a tombstone on the
+    /// store's changelog); only [`crate::Engine::on_wall_clock`] purges.
+    pub expired: usize,
 }
 
 impl Outcome {

@@ -51,12 +51,17 @@ use crate::cycle_count::{self, ItemView, Subject, item_key, symbol};
 use crate::detector::{Ctx, Detector, FiredTimer, Table, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
+use crate::expiry::{StoreTtl, Ttl};
 use crate::key::Key;
 use crate::policy::{Scope, SyncFailurePolicy};
 use crate::store::StoreName;
 
-/// Integration messages by id.
-const MSG: Table<MsgState> = Table::new(StoreName("sf.msg"));
+/// Integration messages by id. TTL 30 days: nothing deletes a message; its acknowledgement
+/// deadline is at most 7 days after it was sent and the settle window at most 7 days (policy
+/// validation), and the deadline's stream-time timer writes the message when it fires, so a
+/// message lives 30 days past its deadline. A message nobody acknowledged for that long stops
+/// counting as in flight (its SF-001 exception stays open; a late ACK still resolves it).
+const MSG: Table<MsgState> = Table::expiring(StoreName("sf.msg"), Ttl::days(30));
 /// Timer tag: acknowledgement deadline (key `b'A' ++ message key`).
 const DEADLINE: u8 = b'A';
 const RULE_ACK: &str = "SF-001";
@@ -75,7 +80,7 @@ const STORES: [StoreName; 6] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [MSG.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [MSG.spec()];
 
 /// One integration message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,9 @@
 //! detector sees them.
 //!
 //! - a crash, restore from the changelog and continue, at any point, changes no output byte;
+//!   nor does it with jumps of stream time past the stores' TTLs and the purge of expired
+//!   entries run after every few steps (reads hide what the purge deletes, so when it runs
+//!   cannot matter);
 //! - delivering every event twice changes no output byte;
 //! - no STOCK_ADJUSTMENT or RELEASE_HOLD without an APPROVE decision, and every one names (in
 //!   `approval_ref`) an APPROVE decision that answered that exception's approval request;
@@ -60,24 +63,86 @@ enum Request {
 /// received (1: 3 at the dock) or allocated (2: shipping ten days after the first day).
 #[derive(Debug, Clone)]
 enum Op {
-    Book { loc: usize, qty: i64 },
-    Pick { loc: usize, qty: i64 },
-    Move { from: usize, qty: i64 },
-    Count { loc: usize, counted: i64, seq: i32, wms: Option<i64> },
-    Decide { verdict: ApprovalVerdict, target: Target, request: Request, role: usize },
-    Wall { ms: i64 },
-    Redeliver { back: usize },
-    Retry { back: usize },
-    Allocate { id: usize, qty: i64 },
-    PickLine { line: usize, qty: i64, alloc: Option<usize> },
-    Asn { qty: i64 },
-    Receive { qty: i64, closed: bool, damaged: bool },
-    Putaway { qty: i64, elsewhere: bool },
-    DamagedScan { loc: usize, qty: i64 },
-    Expiring { lot: usize, days: i32, kind: u8 },
-    Scan { loc: usize, result: u8 },
-    Ack { message: usize, status: u8, names_action: bool },
-    Master { lot_controlled: bool, min_shelf_life: Option<i32> },
+    Book {
+        loc: usize,
+        qty: i64,
+    },
+    Pick {
+        loc: usize,
+        qty: i64,
+    },
+    Move {
+        from: usize,
+        qty: i64,
+    },
+    Count {
+        loc: usize,
+        counted: i64,
+        seq: i32,
+        wms: Option<i64>,
+    },
+    Decide {
+        verdict: ApprovalVerdict,
+        target: Target,
+        request: Request,
+        role: usize,
+    },
+    Wall {
+        ms: i64,
+    },
+    Redeliver {
+        back: usize,
+    },
+    Retry {
+        back: usize,
+    },
+    Allocate {
+        id: usize,
+        qty: i64,
+    },
+    PickLine {
+        line: usize,
+        qty: i64,
+        alloc: Option<usize>,
+    },
+    Asn {
+        qty: i64,
+    },
+    Receive {
+        qty: i64,
+        closed: bool,
+        damaged: bool,
+    },
+    Putaway {
+        qty: i64,
+        elsewhere: bool,
+    },
+    DamagedScan {
+        loc: usize,
+        qty: i64,
+    },
+    Expiring {
+        lot: usize,
+        days: i32,
+        kind: u8,
+    },
+    Scan {
+        loc: usize,
+        result: u8,
+    },
+    Ack {
+        message: usize,
+        status: u8,
+        names_action: bool,
+    },
+    Master {
+        lot_controlled: bool,
+        min_shelf_life: Option<i32>,
+    },
+    /// Event time jumps `days` ahead (past the TTLs of stores); only in [`ttl_steps`].
+    Jump {
+        days: i64,
+    },
 }
 
 /// An op with the event-time step before it (seconds, may be negative: out of order).
@@ -144,6 +209,14 @@ fn steps(with_approve: bool) -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec((-20..600i64, op(with_approve)), 1..60)
 }
 
+/// Like [`steps`], with jumps of days to a year that let entries of every store with a TTL
+/// expire.
+fn ttl_steps() -> impl Strategy<Value = Vec<Step>> {
+    let jump = prop_oneof![3 => 1..45i64, 1 => 45..400i64].prop_map(|days| Op::Jump { days });
+    let step = prop_oneof![12 => op(true), 1 => jump];
+    proptest::collection::vec((-20..600i64, step), 1..60)
+}
+
 fn header(id: &str, time: i64, system: SourceSystem) -> EventHeader {
     EventHeader {
         event_id: id.to_owned(),
@@ -171,6 +244,8 @@ struct Run {
     delivered: Vec<CanonicalEvent>,
     decisions: Vec<ApprovalDecision>,
     time: i64,
+    /// Entries the explicit purges deleted.
+    purged: usize,
 }
 
 impl Run {
@@ -184,6 +259,7 @@ impl Run {
             delivered: Vec::new(),
             decisions: Vec::new(),
             time: START,
+            purged: 0,
         }
     }
 
@@ -222,6 +298,12 @@ impl Run {
             Op::Wall { ms } => {
                 self.driver.advance_wall_clock(*ms).unwrap();
                 return self.collect();
+            }
+            Op::Jump { days } => {
+                self.time += days * 86_400_000;
+                // Beyond the dedupe horizon a redelivery is no longer a duplicate.
+                self.delivered.clear();
+                return;
             }
             Op::Redeliver { back } => {
                 let Some(event) = self.delivered.iter().rev().nth(back - 1).cloned() else {
@@ -609,12 +691,25 @@ fn count(id: &str, t: i64, loc: &str, counted: i64, seq: i32, wms: Option<i64>) 
 /// Runs `steps`, restoring from the changelog before step `restore_at` (`steps.len()`: after
 /// the last step, before the final wall-clock advance).
 fn run(steps: &[Step], restore_at: Option<usize>, twice: bool) -> Run {
+    run_purging(steps, restore_at, twice, None)
+}
+
+/// [`run`], with the purge of expired entries after every `purge_every`-th step as well.
+fn run_purging(
+    steps: &[Step],
+    restore_at: Option<usize>,
+    twice: bool,
+    purge_every: Option<usize>,
+) -> Run {
     let mut run = Run::new();
     for (i, step) in steps.iter().enumerate() {
         if restore_at == Some(i) {
             run.driver = run.driver.restore_from_changelog();
         }
         run.step(i, step, twice);
+        if purge_every.is_some_and(|n| i % n == 0) {
+            run.purged += run.driver.purge_expired().unwrap();
+        }
     }
     if restore_at == Some(steps.len()) {
         run.driver = run.driver.restore_from_changelog();
@@ -753,6 +848,24 @@ proptest! {
     }
 
     #[test]
+    fn restoring_and_purging_at_any_point_changes_no_output(
+        steps in ttl_steps(),
+        point in any::<prop::sample::Index>(),
+        purge_every in 1..4usize,
+    ) {
+        let straight = run(&steps, None, false);
+        let restore_at = point.index(steps.len() + 1);
+        let purged = run_purging(&steps, Some(restore_at), false, Some(purge_every));
+        prop_assert_eq!(
+            &straight.lines,
+            &purged.lines,
+            "restore before step {}, purge every {} steps",
+            restore_at,
+            purge_every
+        );
+    }
+
+    #[test]
     fn delivering_every_event_twice_changes_no_output(steps in steps(true)) {
         let once = run(&steps, None, false);
         let twice = run(&steps, None, true);
@@ -776,6 +889,20 @@ proptest! {
         let run = run(&steps, None, false);
         check_actioning(&run)?;
     }
+}
+
+#[test]
+fn the_generated_ttl_shape_purges_expired_entries() {
+    let steps = vec![
+        (0, Op::PickLine { line: 0, qty: 3, alloc: Some(0) }),
+        (0, Op::Scan { loc: 0, result: 0 }),
+        (0, Op::Ack { message: 0, status: 0, names_action: false }),
+        (0, Op::Jump { days: 100 }),
+        (0, Op::Book { loc: 0, qty: 10 }),
+    ];
+    let purged = run_purging(&steps, None, false, Some(1));
+    assert!(purged.purged >= 3, "the line, the no-read and the message: {}", purged.purged);
+    assert_eq!(run(&steps, None, false).lines, purged.lines);
 }
 
 /// A count 30 % short, recounted the same, then approved at the top tier: the generated

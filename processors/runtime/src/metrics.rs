@@ -51,6 +51,8 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// RocksDB numbers summed over the instance's task databases.
     pub state: StateGauges,
+    /// State entries the purge deleted because their store's TTL (in stream time) ran out.
+    pub expired: IntCounter,
     /// Canonical events the normalize processor published, by source and canonical topic.
     pub normalize_events: IntCounterVec,
     /// Events the normalize processor dropped as retries of a published one, by source.
@@ -192,6 +194,11 @@ impl Metrics {
                 g
             },
             state: StateGauges::new(&r)?,
+            expired: counter(
+                &r,
+                "invex_state_expired_total",
+                "State entries deleted when their store's TTL ran out (stream time)",
+            )?,
             normalize_events: {
                 let c = IntCounterVec::new(
                     Opts::new("invex_normalize_events_total", "Canonical events published"),

@@ -43,6 +43,7 @@ use crate::cycle_count::Subject;
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
+use crate::expiry::StoreTtl;
 use crate::store::StoreName;
 
 const STORES: [StoreName; 6] = [
@@ -55,7 +56,7 @@ const STORES: [StoreName; 6] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [ALLOC.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [ALLOC.spec()];
 
 /// The order-allocation-conflict detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,12 +11,16 @@ use crate::cycle_count::{self, ItemView, Subject, item_key};
 use crate::detector::{Ctx, Table, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
+use crate::expiry::Ttl;
 use crate::key::Key;
 use crate::policy::{OrderAllocationConflictPolicy, Scope};
 use crate::store::StoreName;
 
-/// Allocations by id.
-pub(super) const ALLOC: Table<AllocRec> = Table::new(StoreName("oac.alloc"));
+/// Allocations by id. TTL 400 days: the rule forgets a spent allocation `forget_after_hours`
+/// after its last change (at most 365 days by policy validation) and the TTL must never
+/// pre-empt that; what it bounds is the open allocations nobody ever closed, which would
+/// otherwise hold stock in the availability check forever.
+pub(super) const ALLOC: Table<AllocRec> = Table::expiring(StoreName("oac.alloc"), Ttl::days(400));
 /// Timer tag: forget a spent allocation (key: the allocation's key).
 pub(super) const FORGET: u8 = b'A';
 

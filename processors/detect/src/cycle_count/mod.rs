@@ -34,7 +34,7 @@ pub(crate) use self::records::{
 };
 pub(crate) use self::shared::{BookView, ItemView, NO_CURRENCY, adjust, book, item, lot_books};
 use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
-pub(crate) use self::state::{ExceptionState, STORES, Subject, item_key};
+pub(crate) use self::state::{ExceptionState, SPECS, STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::store::StoreName;

@@ -26,6 +26,7 @@ use invex_model::{CountType, ExceptionRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Table;
+use crate::expiry::{self, StoreTtl};
 use crate::key::Key;
 use crate::store::StoreName;
 
@@ -42,9 +43,14 @@ pub(crate) const EXCEPTION: Table<ExceptionState> = Table::new(StoreName("cc.exc
 /// Open exception per subject.
 pub(super) const OPEN: Table<String> = Table::new(StoreName("cc.open"));
 
-/// Every store of the detector.
-pub(crate) const STORES: [StoreName; 6] =
-    [ITEM.name(), LEDGER.name(), MOVEMENT.name(), PENDING.name(), EXCEPTION.name(), OPEN.name()];
+/// Every store of the detector, none with a TTL: `cc.item` and `cc.ledger` are reference data
+/// (item facts, the book baseline) that must not disappear; the rule itself folds movements
+/// older than `history_hours` into the baseline, deletes a pending count once evaluated, and
+/// deletes exceptions (purge timer after `resolved_retention_hours`) and their open index.
+pub(crate) const SPECS: [StoreTtl; 6] =
+    [ITEM.spec(), LEDGER.spec(), MOVEMENT.spec(), PENDING.spec(), EXCEPTION.spec(), OPEN.spec()];
+/// The names of [`SPECS`].
+pub(crate) const STORES: [StoreName; 6] = expiry::names(&SPECS);
 
 /// Timer tag: evaluate a pending count.
 pub(super) const EVALUATE: u8 = b'E';

@@ -34,6 +34,7 @@ use self::state::{ALLOC, AllocState, LINE, alloc_key, fingerprint, line_key};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
+use crate::expiry::StoreTtl;
 use crate::store::StoreName;
 
 const STORES: [StoreName; 5] = [
@@ -45,7 +46,7 @@ const STORES: [StoreName; 5] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 2] = [LINE.name(), ALLOC.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 2] = [LINE.spec(), ALLOC.spec()];
 
 /// The duplicate-pick detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

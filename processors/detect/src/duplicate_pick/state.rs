@@ -10,6 +10,8 @@
 //! record time, source sequence) blanked, so two confirmations with equal fingerprints are one
 //! fact sent twice. An allocation keeps its latest version (by event time) and the picks that
 //! name it, by event id, so a redelivery or a pick arriving before its allocation is handled.
+//! Both stores expire in stream time (TTLs and their reasons at the declarations): a line or
+//! an allocation quiet for longer no longer counts.
 
 use std::collections::BTreeMap;
 
@@ -18,13 +20,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::cycle_count::item_key;
 use crate::detector::Table;
+use crate::expiry::Ttl;
 use crate::key::Key;
 use crate::store::StoreName;
 
-/// Confirmations per pick task line.
-pub(super) const LINE: Table<LineState> = Table::new(StoreName("dp.line"));
-/// Allocations and the picks against them.
-pub(super) const ALLOC: Table<AllocState> = Table::new(StoreName("dp.alloc"));
+/// Confirmations per pick task line. TTL 30 days: nothing deletes a line, and no policy
+/// window looks back over one (a line is picked within a wave, a recount is due within 7 days
+/// at most); 30 days is four times the 7-day dedupe horizon, so a retry of a confirmation is
+/// always still recognised, and a line confirmed again a month later is a new line.
+pub(super) const LINE: Table<LineState> = Table::expiring(StoreName("dp.line"), Ttl::days(30));
+/// Allocations and the picks against them. TTL 90 days: nothing deletes one; an order line's
+/// allocation and its picks span days to weeks (backorders), never a quarter.
+pub(super) const ALLOC: Table<AllocState> = Table::expiring(StoreName("dp.alloc"), Ttl::days(90));
 
 /// Key of a pick task line.
 pub(super) fn line_key(p: &PickEvent) -> Vec<u8> {

@@ -17,7 +17,8 @@
 //! duplicate arriving within seven days of stream time after the original is always caught.
 //!
 //! `engine.meta` holds the stream time under `stream_time`, encoded like every state value
-//! (format byte + JSON, see the codec module). The `engine.seen` entries are presence-only:
+//! (format byte + JSON, see the codec module), and the TTL purge's cursors (see the expiry
+//! module's purge). The `engine.seen` entries are presence-only:
 //! their values are empty and their meaning is in the key layout, whose tag bytes would change
 //! if it ever did.
 

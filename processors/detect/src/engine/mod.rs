@@ -6,8 +6,10 @@
 //! new stream time (highest event time seen by the task); lets every detector validate, then
 //! process, the event; records the event id and the stream
 //! time; and fires the stream-time timers that are now due. [`Engine::on_wall_clock`] fires
-//! wall-clock timers. Timers fire in (due time, owner, key) order and are deleted as they
-//! fire, so a timer fires once.
+//! wall-clock timers, then runs one bounded batch of the purge of stores with a TTL (see the
+//! expiry module): never on the event path, so processing an event opens no extra iterator.
+//! Timers fire in (due time, owner, key) order and are deleted as they fire, so a timer fires
+//! once.
 //!
 //! The engine holds caches only (stream time, the earliest-due bound of each timer kind, the
 //! last dedupe bucket whose purge timer it scheduled). All state is in the store, so a new
@@ -31,6 +33,7 @@ use crate::duplicate_pick::{self, DuplicatePick};
 use crate::error::DetectError;
 use crate::exceptions::{self, Cases};
 use crate::expired::{self, ExpiredInventory};
+use crate::expiry::{self, StoreTtl};
 use crate::key::decode_time;
 use crate::lots::{self, LotSerial};
 use crate::master::{self, Master};
@@ -42,14 +45,16 @@ use crate::receiving::{self, ReceivingVariance};
 use crate::store::{Store, StoreName};
 use crate::sync::{self, SyncFailure};
 
-use self::dedupe::{META, SEEN};
+pub(crate) use self::dedupe::META;
+use self::dedupe::SEEN;
 use self::timers::{TIMERS, Timers};
 
 /// Owner name of the engine's own timers (dedupe purges).
 const ENGINE_OWNER: &str = "engine";
 
-/// Every store the engine and its detectors use.
-const ALL_STORES: [StoreName;
+/// Every store the engine and its detectors use, with its TTL. Each module declares its own
+/// (a TTL sits on the store's `Table`, with the reason for its value).
+const ALL_STORES: [StoreTtl;
     3 + cycle_count::STORES.len()
         + exceptions::STORES.len()
         + duplicate_pick::OWN_STORES.len()
@@ -60,14 +65,14 @@ const ALL_STORES: [StoreName;
         + barcode::OWN_STORES.len()
         + allocation::OWN_STORES.len()
         + sync::OWN_STORES.len()
-        + lots::OWN_STORES.len()] = concat(&[
-    &[META, SEEN, TIMERS],
-    &cycle_count::STORES,
-    &exceptions::STORES,
+        + lots::OWN_STORES.len()] = expiry::concat(&[
+    &[StoreTtl::none(META), StoreTtl::none(SEEN), StoreTtl::none(TIMERS)],
+    &cycle_count::SPECS,
+    &exceptions::SPECS,
     &duplicate_pick::OWN_STORES,
     &receiving::OWN_STORES,
     &putaway::OWN_STORES,
-    &master::STORES,
+    &master::SPECS,
     &expired::OWN_STORES,
     &barcode::OWN_STORES,
     &allocation::OWN_STORES,
@@ -75,22 +80,8 @@ const ALL_STORES: [StoreName;
     &lots::OWN_STORES,
 ]);
 
-/// Concatenates store lists at compile time; `N` must be their total length (a wrong `N`
-/// fails the build, or leaves empty names that the store-name test rejects).
-const fn concat<const N: usize>(parts: &[&[StoreName]]) -> [StoreName; N] {
-    let mut out = [StoreName(""); N];
-    let (mut i, mut p) = (0, 0);
-    while p < parts.len() {
-        let mut j = 0;
-        while j < parts[p].len() {
-            out[i] = parts[p][j];
-            i += 1;
-            j += 1;
-        }
-        p += 1;
-    }
-    out
-}
+/// The names of [`ALL_STORES`].
+const ALL_NAMES: [StoreName; ALL_STORES.len()] = expiry::names(&ALL_STORES);
 
 /// Runs the detectors of one task over its events and timers.
 pub struct Engine {
@@ -144,6 +135,13 @@ impl Engine {
 
     /// Every store any detector or the engine uses.
     pub fn store_names() -> &'static [StoreName] {
+        &ALL_NAMES
+    }
+
+    /// Every store of [`Engine::store_names`], in the same order, with its TTL in stream time
+    /// (`None`: the store keeps an entry until its owner deletes it). The purge run by
+    /// [`Engine::on_wall_clock`] deletes expired entries; reads hide them before that.
+    pub fn store_ttls() -> &'static [StoreTtl] {
         &ALL_STORES
     }
 
@@ -196,7 +194,9 @@ impl Engine {
         Ok(Outcome { late, timers_fired: fired, ..Outcome::default() }.with_emitted(before, out))
     }
 
-    /// Fires wall-clock timers due at `wall_clock`; the runtime calls it periodically.
+    /// Fires wall-clock timers due at `wall_clock`, then runs one bounded batch of the purge
+    /// of expired entries ([`Engine::purge_expired`]); the runtime calls it periodically,
+    /// inside the transaction, so the purge's tombstones commit with everything else.
     pub fn on_wall_clock(
         &mut self,
         wall_clock: i64,
@@ -206,7 +206,21 @@ impl Engine {
         let before = out.counts();
         self.load(store)?;
         let fired = self.fire(TimerKind::WallClock, wall_clock, wall_clock, store, out)?;
-        Ok(Outcome { timers_fired: fired, ..Outcome::default() }.with_emitted(before, out))
+        let expired = self.purge_expired(store)?;
+        Ok(Outcome { timers_fired: fired, expired, ..Outcome::default() }.with_emitted(before, out))
+    }
+
+    /// Runs one batch of the purge of the stores with a TTL at the current stream time:
+    /// visits at most a fixed number of entries per store (resuming where the previous batch
+    /// stopped, also after a restart), deletes the expired ones through the store port and
+    /// returns how many. Nothing before the first event has a stream time, so nothing is
+    /// purged then. Outputs never depend on when this runs: reads hide expired entries.
+    pub fn purge_expired(&mut self, store: &mut dyn Store) -> Result<usize, DetectError> {
+        self.load(store)?;
+        match self.stream_time {
+            Some(now) => expiry::purge(store, &ALL_STORES, now, expiry::SWEEP_BATCH),
+            None => Ok(0),
+        }
     }
 
     fn load(&mut self, store: &dyn Store) -> Result<(), DetectError> {

@@ -141,3 +141,41 @@ fn dedupe_buckets_are_purged_after_the_ttl() {
     assert!(!dedupe::is_seen(&h.store, TENANT, "c1").unwrap(), "c1 was purged");
     assert!(dedupe::is_seen(&h.store, TENANT, "c2").unwrap());
 }
+
+#[test]
+fn store_ttls_list_every_store_in_order() {
+    let names: Vec<StoreName> = Engine::store_ttls().iter().map(|s| s.store).collect();
+    assert_eq!(names, Engine::store_names());
+    let ttl =
+        |name: &str| Engine::store_ttls().iter().find(|s| s.store.as_str() == name).unwrap().ttl;
+    for kept in
+        ["engine.seen", "engine.meta", "engine.timers", "cc.ledger", "exc.case", "md.master"]
+    {
+        assert_eq!(ttl(kept), None, "{kept} must not expire");
+    }
+    assert_eq!(ttl("bm.noread"), Some(expiry::Ttl::days(7)));
+}
+
+#[test]
+fn the_purge_runs_on_the_wall_clock_only_and_resumes_after_a_restart() {
+    const NO_READ: StoreName = StoreName("bm.noread");
+    let ttl = Engine::store_ttls().iter().find(|s| s.store == NO_READ).unwrap().ttl.unwrap();
+    let mut h = Harness::new();
+    h.process(&count("c1", 0, 0), 0).unwrap();
+    let total = expiry::SWEEP_BATCH + 10;
+    let value = [&expiry::stamp(0)[..], b"\x01[]"].concat();
+    for i in 0..total {
+        h.store.put(NO_READ, &u32::try_from(i).unwrap().to_be_bytes(), &value).unwrap();
+    }
+    h.process(&count("c2", ttl.millis(), 0), 0).unwrap();
+    assert_eq!(h.store.entries(NO_READ).len(), total, "processing an event purges nothing");
+    let first = h.engine.on_wall_clock(1, &mut h.store, &mut h.out).unwrap();
+    assert_eq!(first.expired, expiry::SWEEP_BATCH, "one bounded batch per call");
+    let mut restarted = Engine::new(Arc::new(Policy::default_policy()));
+    let second = restarted.on_wall_clock(2, &mut h.store, &mut h.out).unwrap();
+    assert_eq!(second.expired, 10, "the restarted engine resumes where the batch stopped");
+    assert!(h.store.entries(NO_READ).is_empty());
+    let tombstones =
+        h.store.changelog().iter().filter(|e| e.store == NO_READ && e.value.is_none()).count();
+    assert_eq!(tombstones, total, "each expired entry deleted once, through the port");
+}

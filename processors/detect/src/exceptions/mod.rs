@@ -44,6 +44,7 @@ pub(crate) use self::release::{request_release, wants_release};
 use crate::cycle_count::item_key;
 use crate::detector::{Ctx, Detector, FiredTimer, Table};
 use crate::error::DetectError;
+use crate::expiry::{self, StoreTtl};
 use crate::key::Key;
 use crate::store::StoreName;
 
@@ -51,8 +52,11 @@ use crate::store::StoreName;
 pub(crate) const CASE: Table<Case> = Table::new(StoreName("exc.case"));
 /// Open case per (type, subject).
 pub(crate) const OPEN: Table<String> = Table::new(StoreName("exc.open"));
-/// The stores of this module.
-pub(crate) const STORES: [StoreName; 2] = [CASE.name(), OPEN.name()];
+/// The stores of this module, without TTL: open exceptions and their indexes must not
+/// disappear; a closed case is deleted by its purge timer, its index entries when it closes.
+pub(crate) const SPECS: [StoreTtl; 2] = [CASE.spec(), OPEN.spec()];
+/// The names of [`SPECS`].
+pub(crate) const STORES: [StoreName; 2] = expiry::names(&SPECS);
 
 /// Timer tag (in the timer key space of the detector that resolved a case): purge it.
 pub(crate) const PURGE: u8 = b'X';

@@ -41,6 +41,7 @@ use self::rules::{EXPIRY, LOT};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
+use crate::expiry::StoreTtl;
 use crate::store::StoreName;
 
 const STORES: [StoreName; 7] = [
@@ -54,7 +55,7 @@ const STORES: [StoreName; 7] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [LOT.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [LOT.spec()];
 
 /// The expired-inventory detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

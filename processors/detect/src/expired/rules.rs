@@ -16,7 +16,8 @@ use crate::key::Key;
 use crate::policy::{ExpiredInventoryPolicy, Scope};
 use crate::store::StoreName;
 
-/// Lots of an item.
+/// Lots of an item. No TTL: a lot's expiry timer may be years after its last write (the
+/// expiry date is unbounded by policy), and the timer must find the lot.
 pub(super) const LOT: Table<LotState> = Table::new(StoreName("exp.lot"));
 /// Timer tag: a lot reaches its expiry instant (key `b'T' ++ lot key`).
 pub(super) const EXPIRY: u8 = b'T';

@@ -31,11 +31,14 @@ use crate::cycle_count::{self, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer, Table};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
+use crate::expiry::StoreTtl;
 use crate::key::Key;
 use crate::policy::{LotSerialPolicy, Scope};
 use crate::store::StoreName;
 
-/// Expiry dates seen per lot.
+/// Expiry dates seen per lot. No TTL: a lot's horizon is its whole life in the building
+/// (shelf lives run to years), and a lot is written only when a new date is seen, so a TTL
+/// would forget lots still in stock and miss their conflicts.
 const LOTS: Table<BTreeMap<i32, String>> = Table::new(StoreName("ls.lot"));
 const RULE_MISSING: &str = "LS-001";
 const RULE_EXPIRY: &str = "LS-002";
@@ -52,8 +55,8 @@ const STORES: [StoreName; 7] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 3] =
-    [LOTS.name(), serial::SERIALS.name(), serial::MOVED.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 3] =
+    [LOTS.spec(), serial::SERIALS.spec(), serial::MOVED.spec()];
 
 /// The lot-inconsistency detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

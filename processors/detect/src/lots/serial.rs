@@ -23,13 +23,18 @@ use crate::cycle_count::item_key;
 use crate::detector::{Ctx, Table};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan};
+use crate::expiry::Ttl;
 use crate::key::Key;
 use crate::store::StoreName;
 
-/// Last sighting per serial.
-pub(super) const SERIALS: Table<Sighting> = Table::new(StoreName("ls.serial"));
-/// Latest confirmed task out of a location.
-pub(super) const MOVED: Table<i64> = Table::new(StoreName("ls.moved"));
+/// Last sighting per serial. TTL 365 days: every sighting rewrites it and nothing deletes it;
+/// no policy window applies, and a serial no scan, receipt or pick has seen for a year has
+/// left the tracked stock (shipped and not returned): seen again, it starts a new history.
+pub(super) const SERIALS: Table<Sighting> = Table::expiring(StoreName("ls.serial"), Ttl::days(365));
+/// Latest confirmed task out of a location. TTL 372 days: it is only read against a live
+/// sighting at most 365 days old whose event time may lag its write by up to the 7-day dedupe
+/// horizon, so a move that explains a live sighting is always still there.
+pub(super) const MOVED: Table<i64> = Table::expiring(StoreName("ls.moved"), Ttl::days(372));
 const RULE_TWO_LOCATIONS: &str = "LS-003";
 const RULE_CONSUMED: &str = "LS-004";
 

@@ -42,13 +42,14 @@ use self::rules::{DOCK, SLA};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
+use crate::expiry::StoreTtl;
 use crate::store::StoreName;
 
 const STORES: [StoreName; 4] =
     [DOCK.name(), crate::cycle_count::STORES[0], exceptions::STORES[0], exceptions::STORES[1]];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [DOCK.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [DOCK.spec()];
 
 /// The putaway-failure detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

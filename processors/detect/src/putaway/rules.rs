@@ -11,12 +11,18 @@ use crate::cycle_count::{self, ItemView, Subject};
 use crate::detector::{Ctx, Table, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
+use crate::expiry::Ttl;
 use crate::key::Key;
 use crate::policy::{PutawayFailurePolicy, Resolved, Scope};
 use crate::store::StoreName;
 
-/// Receiving locations and what waits there.
-pub(super) const DOCK: Table<DockState> = Table::new(StoreName("pf.dock"));
+/// Receiving locations and what waits there. TTL 30 days: a dock is deleted once nothing
+/// waits there, but a putaway out of a location that received nothing leaves a credit nobody
+/// deletes, and every (sku, location, lot) a putaway ever left from would stay. The longest
+/// horizon is the dock-to-stock SLA (at most 7 days by policy validation), so every SLA check
+/// still sees its dock; a location quiet for 30 days of stream time is forgotten (stock left
+/// there keeps its open PF-001 exception, which a person resolves).
+pub(super) const DOCK: Table<DockState> = Table::expiring(StoreName("pf.dock"), Ttl::days(30));
 /// Timer tag: SLA check, key `b'S' ++ dock key ++ receipt time`.
 pub(super) const SLA: u8 = b'S';
 

@@ -45,6 +45,7 @@ use self::state::{AsnFacts, DOC, DocState, FORGET, ReceiptFacts, TIMEOUT, doc_ke
 use crate::detector::{Ctx, Detector, FiredTimer, TimerKind};
 use crate::error::DetectError;
 use crate::exceptions;
+use crate::expiry::StoreTtl;
 use crate::key::{Key, KeyReader};
 use crate::policy::Scope;
 use crate::store::StoreName;
@@ -53,7 +54,7 @@ const STORES: [StoreName; 4] =
     [DOC.name(), crate::cycle_count::STORES[0], exceptions::STORES[0], exceptions::STORES[1]];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreName; 1] = [DOC.name()];
+pub(crate) const OWN_STORES: [StoreTtl; 1] = [DOC.spec()];
 
 /// The receiving-variance detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

@@ -20,7 +20,8 @@ use crate::detector::Table;
 use crate::key::Key;
 use crate::store::StoreName;
 
-/// Documents (one SKU on one ASN).
+/// Documents (one SKU on one ASN). No TTL: the forget timer deletes every document
+/// `resolved_retention_hours` after its last activity.
 pub(super) const DOC: Table<DocState> = Table::new(StoreName("rv.doc"));
 
 /// Timer tag: inactivity timeout.

@@ -53,6 +53,12 @@ impl TestDriver {
         self.engine.on_wall_clock(self.wall_clock, &mut self.store, &mut self.outputs)
     }
 
+    /// Runs one batch of the purge of expired entries (as [`Engine::on_wall_clock`] does,
+    /// without firing timers); returns how many entries it deleted.
+    pub fn purge_expired(&mut self) -> Result<usize, DetectError> {
+        self.engine.purge_expired(&mut self.store)
+    }
+
     /// Sets the wall clock without firing anything; the next advance fires what is due.
     pub fn set_wall_clock(&mut self, ms: i64) {
         self.wall_clock = ms;

@@ -236,7 +236,9 @@ impl TaskLogic for DetectLogic {
         out: &mut Outputs,
     ) -> Result<(), RuntimeError> {
         let mut port = TaskStorePort(store);
-        engine.on_wall_clock(wall_clock, &mut port, out).map(|_| ()).map_err(detect_failure)
+        let outcome = engine.on_wall_clock(wall_clock, &mut port, out).map_err(detect_failure)?;
+        self.metrics.expired.inc_by(outcome.expired as u64);
+        Ok(())
     }
 
     fn emit(&mut self, sink: &Sink, out: &mut Outputs) -> Result<(), RuntimeError> {
