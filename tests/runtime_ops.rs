@@ -1,6 +1,6 @@
 //! What operators and connector owners see of a running processor on the mock cluster: the
 //! JSON mirror of the actions, late records routed by configuration, and the metrics that
-//! report lag and lateness, and the startup check of co-partitioning.
+//! report lag, lateness and expired state, and the startup check of co-partitioning.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,8 @@ use invex_runtime::admin::{create_on_mock, detect_topics};
 use invex_runtime::{LateRecords, Output, Processor, RuntimeError, Topics};
 
 use crate::support::{
-    APP, Cluster, Running, assert_same, expected, local_config, sim_events, task_order,
+    APP, Cluster, Running, assert_same, expected, local_config, sim_events, sim_events_after,
+    task_order,
 };
 
 #[test]
@@ -92,6 +93,32 @@ fn late_records_go_to_the_dlq_when_configured_and_lag_is_reported() {
     let lateness = handle.metrics.record_lateness.get_sample_count();
     assert_eq!(lateness, events.len() as u64 + 1, "every event's lateness is recorded");
     assert_eq!(handle.metrics.dlq.with_label_values(&["LATE"]).get(), 1);
+}
+
+#[test]
+fn state_past_its_ttl_is_purged_on_the_wall_clock_tick_and_counted() {
+    let env = Cluster::mock(2);
+    // A shift of picks, receipts and allocations, then another site-day 401 days later (a
+    // different seed, so no event id repeats): stream time passes every store's TTL.
+    let shift = sim_events(19, 60, 4);
+    let later = sim_events_after(23, 60, 1, 401 * 24);
+    env.produce(&shift);
+    env.produce(&later);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = env.config(dir.path());
+    cfg.wall_clock_tick = Duration::from_millis(100);
+    let running = Running::start(cfg);
+    let all: Vec<CanonicalEvent> = shift.iter().chain(&later).cloned().collect();
+    running.wait_committed(&env.ends(&all));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running.handle.metrics.expired.get() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let expired = running.handle.metrics.expired.get();
+    let text = running.handle.metrics.render();
+    running.stop();
+    assert!(expired > 0, "entries of the first shift expire once stream time moved 401 days");
+    assert!(text.contains(&format!("invex_state_expired_total {expired}")), "{text}");
 }
 
 /// The metrics text once it contains `needle` (statistics arrive on their own interval).
