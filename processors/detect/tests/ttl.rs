@@ -6,9 +6,22 @@
 
 use invex_detect::testkit::scenario::Scenario;
 
-/// Runs the scenario `text` with `{AT}` replaced by `at`.
-fn check(name: &str, text: &str, at: &str) {
-    let text = text.replace("{AT}", at);
+/// The last step of a case whose old entry no longer counts: nothing is emitted.
+const NOTHING: &str = "[[step]]\nexpect = {}\n";
+
+/// The last step of a case whose entry still counts: `exception` (its fields) opens and is
+/// triaged, asking for one `action`.
+fn opened(exception: &str, action: &str) -> String {
+    format!(
+        "[[step]]\nexpect.exceptions = [{{ {exception} }}]\n\
+         expect.actions = [{{ type = \"{action}\" }}]\n\
+         expect.audit = [\"OPENED\", \"TRIAGED\"]\n"
+    )
+}
+
+/// Runs the scenario `base` followed by `tail`, with `{AT}` replaced by `at`.
+fn check(name: &str, base: &str, tail: &str, at: &str) {
+    let text = format!("{base}{tail}").replace("{AT}", at);
     let scenario = Scenario::parse(name, &text).unwrap_or_else(|e| panic!("{name} at {at}: {e}"));
     scenario.check().unwrap_or_else(|e| panic!("{name} at {at}: {e}"));
 }
@@ -39,8 +52,9 @@ qty_picked = 4
 
 #[test]
 fn a_pick_line_confirmed_again_after_its_ttl_is_a_new_line() {
-    let old = format!(
-        "{PICK_LINE}{}",
+    check(
+        "dp.line expired",
+        PICK_LINE,
         r#"
 [[step]]
 expect = {}
@@ -50,23 +64,22 @@ advance_wall_clock = "1s"
 
 [[step]]
 expect.stores = { "dp.line" = 1 }
-"#
+"#,
+        "31d",
     );
-    check("dp.line expired", &old, "31d");
 }
 
 #[test]
 fn a_pick_line_confirmed_again_within_its_ttl_is_a_duplicate() {
-    let young = format!(
-        "{PICK_LINE}{}",
-        r#"
-[[step]]
-expect.exceptions = [{ type = "DUPLICATE_PICK", subtype = "DOUBLE_CONFIRMATION", observed = 9 }]
-expect.actions = [{ type = "RECOUNT_TASK" }]
-expect.audit = ["OPENED", "TRIAGED"]
-"#
+    check(
+        "dp.line live",
+        PICK_LINE,
+        &opened(
+            r#"type = "DUPLICATE_PICK", subtype = "DOUBLE_CONFIRMATION", observed = 9"#,
+            "RECOUNT_TASK",
+        ),
+        "29d",
     );
-    check("dp.line live", &young, "29d");
 }
 
 const ALLOCATION_PICK: &str = r#"
@@ -88,21 +101,20 @@ qty_picked = 6
 
 #[test]
 fn a_pick_against_an_allocation_quiet_for_longer_than_its_ttl_counts_against_nothing() {
-    check("dp.alloc expired", &format!("{ALLOCATION_PICK}[[step]]\nexpect = {{}}\n"), "91d");
+    check("dp.alloc expired", ALLOCATION_PICK, NOTHING, "91d");
 }
 
 #[test]
 fn a_pick_against_an_allocation_within_its_ttl_is_checked_against_it() {
-    let young = format!(
-        "{ALLOCATION_PICK}{}",
-        r#"
-[[step]]
-expect.exceptions = [{ type = "DUPLICATE_PICK", subtype = "OVER_ALLOCATION", expected = 4, observed = 6 }]
-expect.actions = [{ type = "RECOUNT_TASK" }]
-expect.audit = ["OPENED", "TRIAGED"]
-"#
+    check(
+        "dp.alloc live",
+        ALLOCATION_PICK,
+        &opened(
+            r#"type = "DUPLICATE_PICK", subtype = "OVER_ALLOCATION", expected = 4, observed = 6"#,
+            "RECOUNT_TASK",
+        ),
+        "89d",
     );
-    check("dp.alloc live", &young, "89d");
 }
 
 /// No-reads at minutes 0 and 4, stream time moved on by a scan elsewhere, then a no-read of
@@ -134,21 +146,20 @@ scan_result = "NO_READ"
 
 #[test]
 fn no_reads_older_than_their_ttl_no_longer_count() {
-    check("bm.noread expired", &format!("{NO_READS}[[step]]\nexpect = {{}}\n"), "8d");
+    check("bm.noread expired", NO_READS, NOTHING, "8d");
 }
 
 #[test]
 fn no_reads_within_their_ttl_still_count() {
-    let young = format!(
-        "{NO_READS}{}",
-        r#"
-[[step]]
-expect.exceptions = [{ type = "BARCODE_MISMATCH", subtype = "REPEATED_NO_READ", observed = 3 }]
-expect.actions = [{ type = "QUALITY_REVIEW" }]
-expect.audit = ["OPENED", "TRIAGED"]
-"#
+    check(
+        "bm.noread live",
+        NO_READS,
+        &opened(
+            r#"type = "BARCODE_MISMATCH", subtype = "REPEATED_NO_READ", observed = 3"#,
+            "QUALITY_REVIEW",
+        ),
+        "6d",
     );
-    check("bm.noread live", &young, "6d");
 }
 
 /// A goods issue of 4 the ERP never acknowledges (ACK_MISSING at minute 25), then an ERP
@@ -186,20 +197,21 @@ quantity = 100
 
 #[test]
 fn a_message_unacknowledged_for_longer_than_its_ttl_no_longer_explains_a_divergence() {
-    let old = format!(
-        "{UNACKNOWLEDGED}{}",
+    check(
+        "sf.msg expired",
+        UNACKNOWLEDGED,
         r#"
 [[step]]
 expect.exceptions = [{ type = "SYNC_FAILURE", subtype = "BOOK_DIVERGENCE", expected = 96, observed = 100 }]
 expect.counts = { actions = 1, audit = 2 }
-"#
+"#,
+        "31d",
     );
-    check("sf.msg expired", &old, "31d");
 }
 
 #[test]
 fn a_message_in_flight_within_its_ttl_explains_a_divergence() {
-    check("sf.msg live", &format!("{UNACKNOWLEDGED}[[step]]\nexpect = {{}}\n"), "29d");
+    check("sf.msg live", UNACKNOWLEDGED, NOTHING, "29d");
 }
 
 /// An open allocation of 10 at L1, untouched; a pick takes the book from 100 to 5.
@@ -229,20 +241,21 @@ qty_picked = 95
 
 #[test]
 fn an_allocation_quiet_for_longer_than_its_ttl_holds_nothing() {
-    check("oac.alloc expired", &format!("{OPEN_ALLOCATION}[[step]]\nexpect = {{}}\n"), "401d");
+    check("oac.alloc expired", OPEN_ALLOCATION, NOTHING, "401d");
 }
 
 #[test]
 fn an_allocation_within_its_ttl_still_holds_stock() {
-    let young = format!(
-        "{OPEN_ALLOCATION}{}",
+    check(
+        "oac.alloc live",
+        OPEN_ALLOCATION,
         r#"
 [[step]]
 expect.exceptions = [{ type = "ORDER_ALLOCATION_CONFLICT", subtype = "OVER_ALLOCATED", expected = 5, observed = 10 }]
 expect.counts = { actions = 1, audit = 2 }
-"#
+"#,
+        "399d",
     );
-    check("oac.alloc live", &young, "399d");
 }
 
 /// No purge runs between the two sightings: the first is hidden, not deleted.
@@ -262,21 +275,20 @@ location_id = "L2"
 
 #[test]
 fn a_serial_unseen_for_longer_than_its_ttl_starts_a_new_history() {
-    check("ls.serial expired", &format!("{SERIAL}[[step]]\nexpect = {{}}\n"), "366d");
+    check("ls.serial expired", SERIAL, NOTHING, "366d");
 }
 
 #[test]
 fn a_serial_seen_within_its_ttl_at_a_second_location_is_inconsistent() {
-    let young = format!(
-        "{SERIAL}{}",
-        r#"
-[[step]]
-expect.exceptions = [{ type = "LOT_SERIAL_INCONSISTENCY", subtype = "SERIAL_TWO_LOCATIONS" }]
-expect.actions = [{ type = "QUALITY_REVIEW" }]
-expect.audit = ["OPENED", "TRIAGED"]
-"#
+    check(
+        "ls.serial live",
+        SERIAL,
+        &opened(
+            r#"type = "LOT_SERIAL_INCONSISTENCY", subtype = "SERIAL_TWO_LOCATIONS""#,
+            "QUALITY_REVIEW",
+        ),
+        "364d",
     );
-    check("ls.serial live", &young, "364d");
 }
 
 /// 30 received at the dock miss the SLA (PF-001, 30 due); 5 more arrive later and miss it too.
@@ -312,27 +324,29 @@ location_id = "L9"
 fn stock_waiting_at_a_dock_quiet_for_longer_than_its_ttl_is_forgotten() {
     // The second receipt's SLA falls due 240 minutes after it (days 31 + 240 minutes).
     let old = DOCK.replace("at = \"{AT}\"\nlocation_id", "at = 44880\nlocation_id");
-    let old = format!(
-        "{old}{}",
+    check(
+        "pf.dock expired",
+        &old,
         r#"
 [[step]]
 expect.exceptions = [{ name = "P", rule = "PF-001", expected = 5 }]
 expect.counts = { actions = 0, audit = 1 }
-"#
+"#,
+        "31d",
     );
-    check("pf.dock expired", &old, "31d");
 }
 
 #[test]
 fn stock_waiting_at_a_dock_within_its_ttl_still_counts() {
     let young = DOCK.replace("at = \"{AT}\"\nlocation_id", "at = 42000\nlocation_id");
-    let young = format!(
-        "{young}{}",
+    check(
+        "pf.dock live",
+        &young,
         r#"
 [[step]]
 expect.exceptions = [{ name = "P", rule = "PF-001", expected = 35 }]
 expect.counts = { actions = 0, audit = 1 }
-"#
+"#,
+        "29d",
     );
-    check("pf.dock live", &young, "29d");
 }
