@@ -197,9 +197,9 @@ impl<'a> Ctx<'a> {
         table: Table<T>,
         key: &[u8],
     ) -> Result<Option<T>, DetectError> {
-        match self.store.get(table.name, key)? {
-            Some(bytes) if expiry::hidden(table.ttl, &bytes, self.times.stream_time) => Ok(None),
-            Some(bytes) => decode(table.name, key, expiry::split(&bytes).1).map(Some),
+        let Some(bytes) = self.store.get(table.name, key)? else { return Ok(None) };
+        match expiry::live(table.ttl, &bytes, self.times.stream_time) {
+            Some(codec) => decode(table.name, key, codec).map(Some),
             None => Ok(None),
         }
     }
@@ -236,10 +236,10 @@ impl<'a> Ctx<'a> {
         let mut failure = None;
         let now = self.times.stream_time;
         self.store.scan_prefix(table.name, prefix, &mut |k, v| {
-            if expiry::hidden(table.ttl, v, now) {
+            let Some(codec) = expiry::live(table.ttl, v, now) else {
                 return ControlFlow::Continue(());
-            }
-            match decode(table.name, k, expiry::split(v).1) {
+            };
+            match decode(table.name, k, codec) {
                 Ok(value) => {
                     out.push((k.to_vec(), value));
                     ControlFlow::Continue(())

@@ -129,11 +129,12 @@ pub(crate) fn split(bytes: &[u8]) -> (Option<i64>, &[u8]) {
     }
 }
 
-/// Whether a value read from a store with `ttl` is hidden at `stream_time`.
-pub(crate) fn hidden(ttl: Option<Ttl>, bytes: &[u8], stream_time: i64) -> bool {
-    match (ttl, split(bytes).0) {
-        (Some(ttl), Some(written)) => ttl.expired(written, stream_time),
-        _ => false,
+/// The codec bytes of a value read from a store with `ttl` at `stream_time`, or `None` when
+/// the value has expired and so is hidden. Reads the stamp once, for both answers.
+pub(crate) fn live(ttl: Option<Ttl>, bytes: &[u8], stream_time: i64) -> Option<&[u8]> {
+    match (ttl, split(bytes)) {
+        (Some(ttl), (Some(written), _)) if ttl.expired(written, stream_time) => None,
+        (_, (_, codec)) => Some(codec),
     }
 }
 
