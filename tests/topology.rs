@@ -250,16 +250,10 @@ fn assert_ttls(detect: &ProcessorFile) {
     assert!(code.values().any(Option::is_some), "some detect store has a TTL");
 }
 
-/// Milliseconds of a `"<n>d"` or `"<n>h"` duration.
+/// Milliseconds of a duration such as `"30d"` or `"12h"`.
 fn ttl_ms(text: &str) -> i64 {
-    let hour = 3_600_000;
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number.parse().unwrap_or_else(|e| panic!("ttl {text:?}: {e}"));
-    match unit {
-        "d" => n * 24 * hour,
-        "h" => n * hour,
-        _ => panic!("ttl {text:?}: the unit is d or h"),
-    }
+    let duration = humantime::parse_duration(text).unwrap_or_else(|e| panic!("ttl {text:?}: {e}"));
+    i64::try_from(duration.as_millis()).unwrap_or_else(|e| panic!("ttl {text:?}: {e}"))
 }
 
 /// Changelogs are compacted and co-partitioned, and every spec the code makes that
