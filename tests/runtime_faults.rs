@@ -122,3 +122,28 @@ fn a_fenced_producer_is_rebuilt_and_its_transaction_redone() {
     assert_eq!(handle.metrics.producer_rebuilds.get(), 1, "the fenced producer was not rebuilt");
     assert_nothing_lost(&env, &events, &handle);
 }
+
+#[test]
+fn a_failed_abort_and_unreadable_committed_offsets_cost_a_rebuild_and_a_retry_not_the_instance() {
+    use RDKafkaRespErr::*;
+    let env = Cluster::mock(2);
+    let events = sim_events(54, 300, 4);
+    let handle = run_with_fault(&env, &events, |env| {
+        let mock = env.mock_cluster();
+        // The next offset commit is refused (the transaction must abort), the abort fails
+        // with an error librdkafka calls fatal, and the rewind's first offset fetch fails.
+        mock.request_errors(
+            RDKafkaApiKey::TxnOffsetCommit,
+            &[RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION],
+        );
+        mock.request_errors(RDKafkaApiKey::EndTxn, &[RD_KAFKA_RESP_ERR_INVALID_TXN_STATE]);
+        mock.request_errors(
+            RDKafkaApiKey::OffsetFetch,
+            &[RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED],
+        );
+    });
+    let aborts = handle.metrics.transactions.with_label_values(&["abort"]).get();
+    assert!(aborts >= 1, "no transaction was aborted");
+    assert_eq!(handle.metrics.producer_rebuilds.get(), 1, "the producer was not rebuilt");
+    assert_nothing_lost(&env, &events, &handle);
+}

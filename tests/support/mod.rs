@@ -207,10 +207,17 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(cfg: RuntimeConfig) -> Self {
+        log_to_test_output();
         let processor =
             Processor::new(cfg, Policy::default_policy()).unwrap().with_clock(Arc::new(|| 0));
         let handle = processor.handle();
-        let thread = std::thread::spawn(move || processor.run());
+        let thread = std::thread::spawn(move || {
+            let result = processor.run();
+            if let Err(error) = &result {
+                eprintln!("the processor failed: {error}");
+            }
+            result
+        });
         Self { handle, thread }
     }
 
@@ -234,6 +241,15 @@ impl Running {
         self.thread.join().expect("processor thread").expect("processor result");
         self.handle
     }
+}
+
+/// Sends the processors' logs (warnings unless `INVEX_LOG` says otherwise) to the output of
+/// the test that runs them, so a failing test shows what its processor reported.
+fn log_to_test_output() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INVEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _already_set =
+        tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
 /// Outputs the test driver produces for `events`, one driver per partition (as one task each).

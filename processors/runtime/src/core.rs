@@ -37,6 +37,8 @@ use crate::restoring::{Opener, Restoring};
 use crate::sink::{DeadLetter, ProducerFactory, Sink};
 use crate::task::{InputQueue, Task};
 
+mod recovery;
+
 /// The group consumer.
 pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
 
@@ -83,6 +85,8 @@ pub(crate) struct Core<L: TaskLogic> {
     clock: Clock,
     new_producer: ProducerFactory,
     fencing: FencingBudget,
+    /// A rewind that failed and is retried before anything else happens (see `recovery`).
+    rewind_due: Option<recovery::DueRewind>,
 }
 
 /// Everything `Core::new` needs.
@@ -122,6 +126,7 @@ impl<L: TaskLogic> Core<L> {
             clock: parts.clock,
             new_producer: parts.new_producer,
             fencing: FencingBudget::default(),
+            rewind_due: None,
         }
     }
 
@@ -424,78 +429,6 @@ impl<L: TaskLogic> Core<L> {
         Ok(tpl)
     }
 
-    /// Aborts the open batch: Kafka transaction, overlays and engine caches; rewinds the
-    /// consumer to the group's committed offsets.
-    pub(crate) fn abort(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
-        self.batch = None;
-        self.outputs.clear();
-        if self.exactly_once() {
-            self.sink
-                .producer
-                .abort_transaction(TXN_TIMEOUT)
-                .map_err(|e| transaction_error("aborting the transaction", e))?;
-        }
-        let _ = self.sink.producer.context().take();
-        for task in self.tasks.values_mut() {
-            task.discard_batch(&self.logic);
-        }
-        self.metrics.transactions.with_label_values(&["abort"]).inc();
-        self.rewind(consumer)
-    }
-
-    /// After the producer was fenced: the open transaction is lost (the broker aborts it), so
-    /// its state changes are discarded, a new producer replaces the fenced one, and every task
-    /// rewinds to its committed offsets. Stops when fencing repeats (see `fencing`).
-    pub(crate) fn recover_from_fencing(
-        &mut self,
-        consumer: &GroupConsumer,
-        context: String,
-    ) -> Result<(), RuntimeError> {
-        if !self.fencing.admit(Instant::now()) {
-            return Err(RuntimeError::Fenced(context));
-        }
-        tracing::warn!(%context, "producer fenced: discarding the open transaction, rebuilding the producer");
-        self.batch = None;
-        self.outputs.clear();
-        for task in self.tasks.values_mut() {
-            task.discard_batch(&self.logic);
-        }
-        self.sink.producer = (self.new_producer)()?;
-        self.metrics.producer_rebuilds.inc();
-        self.rewind(consumer)
-    }
-
-    fn rewind(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
-        let mut tpl = TopicPartitionList::new();
-        for partition in self.tasks.keys() {
-            for name in self.logic.inputs() {
-                tpl.add_partition(name, *partition);
-            }
-        }
-        if tpl.count() == 0 {
-            return Ok(());
-        }
-        let committed = consumer
-            .committed_offsets(tpl, TXN_TIMEOUT)
-            .map_err(|e| RuntimeError::kafka("reading committed offsets to rewind", e))?;
-        for elem in committed.elements() {
-            let offset = match elem.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            consumer.seek(elem.topic(), elem.partition(), offset, TXN_TIMEOUT).map_err(|e| {
-                RuntimeError::kafka(format!("rewinding {}/{}", elem.topic(), elem.partition()), e)
-            })?;
-        }
-        for task in self.tasks.values_mut() {
-            for input in &mut task.queues {
-                let name = input_name(&self.logic, input.input);
-                throttle(consumer, name, task.partition, 0, &mut input.paused)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Commits and closes everything (shutdown).
     pub(crate) fn close(&mut self, consumer: &GroupConsumer) -> Result<(), RuntimeError> {
         self.commit(consumer)?;
@@ -626,7 +559,11 @@ fn is_fenced(e: &KafkaError) -> bool {
 fn classify(e: KafkaError, context: &str) -> Failure {
     match &e {
         _ if is_fenced(&e) => Failure::Stop(RuntimeError::Fenced(context.to_owned())),
-        KafkaError::Transaction(t) if t.txn_requires_abort() || t.is_retriable() => {
+        // A fatal error ends the producer, not the instance: the abort that follows fails and
+        // rebuilds the producer (see `recovery`).
+        KafkaError::Transaction(t)
+            if t.txn_requires_abort() || t.is_retriable() || t.is_fatal() =>
+        {
             Failure::Abort(format!("{context}: {e}"))
         }
         _ => Failure::Stop(RuntimeError::kafka(context, e)),

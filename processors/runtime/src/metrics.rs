@@ -168,7 +168,7 @@ impl Metrics {
             producer_rebuilds: counter(
                 &r,
                 "invex_producer_rebuilds_total",
-                "Producers rebuilt after fencing",
+                "Producers rebuilt after fencing or a failed abort",
             )?,
             committed: CommittedOffsets::default(),
             tasks_running: gauge(&r, "invex_tasks_running", "Tasks processing")?,

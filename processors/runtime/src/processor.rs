@@ -325,6 +325,9 @@ impl Processor {
         if let Some(e) = core.fatal.take() {
             return Err(e);
         }
+        if !core.settle(consumer)? {
+            return Ok(false);
+        }
         // A restoring task gets short slices while others are ready to process, long ones
         // when nothing else could run anyway.
         let slice = if core.has_running_tasks() { RESTORE_SLICE } else { RESTORE_SLICE_IDLE };
