@@ -5,6 +5,8 @@
 //! - `runtime_faults`: broker down and up, request errors, a fenced producer, each ending
 //!   with exactly the uninterrupted outputs;
 //! - `runtime_ops`: the JSON mirror of the actions, late records, lag and lateness metrics;
+//! - `runtime_repartition`: a serial seen at two sites, found across tasks through the
+//!   repartition topics;
 //! - `runtime_kpi`: the kpi processor's windows against the pure aggregator, restarts, the
 //!   DLQ, quiet hours and its metrics;
 //! - `topology`: `topology/` agrees with `schemas/` and with the code.
@@ -17,6 +19,7 @@ mod runtime_kpi;
 mod runtime_mock;
 mod runtime_normalize;
 mod runtime_ops;
+mod runtime_repartition;
 mod support;
 #[path = "support/mock.rs"]
 mod support_mock;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use invex_detect::Engine;
+use invex_detect::{Engine, RepartitionTopic};
 use invex_model::CanonicalTopic;
 use invex_runtime::admin::{Cleanup, TopicSpec, detect_topics, kpi_topics, normalize_topics};
 use invex_runtime::normalize::{Format, Normalizer, Source};
@@ -53,6 +53,18 @@ struct ProcessorFile {
     inputs: Vec<String>,
     outputs: Vec<String>,
     store: Vec<StoreEntry>,
+    /// Internal topics between the processor's own tasks (detect only).
+    #[serde(default)]
+    repartition: Vec<RepartitionEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepartitionEntry {
+    /// Stem of `<application_id>-<name>-repartition`.
+    name: String,
+    doc: String,
+    key: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +194,10 @@ fn every_store_has_a_compacted_co_partitioned_changelog() {
             assert_eq!(spec.cleanup, Cleanup::Compact, "{}", spec.name);
             assert!(spec.co_partitioned);
         }
+        if spec.name.ends_with("-repartition") {
+            assert_eq!(spec.cleanup, Cleanup::Delete, "{}", spec.name);
+            assert!(spec.co_partitioned, "{}: a task reads partition p of it", spec.name);
+        }
         if let Some(t) = file.topic.iter().find(|t| t.name == spec.name) {
             let cleanup = if spec.cleanup == Cleanup::Compact { "compact" } else { "delete" };
             assert_eq!(t.cleanup, cleanup, "{}: topology and code disagree on cleanup", t.name);
@@ -191,6 +207,25 @@ fn every_store_has_a_compacted_co_partitioned_changelog() {
     let co: BTreeSet<i32> =
         specs.iter().filter(|s| s.co_partitioned).map(|s| s.partitions).collect();
     assert_eq!(co.len(), 1, "co-partitioned topics must share one partition count");
+}
+
+#[test]
+fn the_repartition_topics_are_the_ones_the_detectors_use() {
+    let detect = detect_file();
+    let listed: Vec<&str> = detect.repartition.iter().map(|r| r.name.as_str()).collect();
+    let code: Vec<&str> = RepartitionTopic::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(listed, code, "topology/processors/detect.toml [[repartition]] against the code");
+    for entry in &detect.repartition {
+        assert!(!entry.doc.is_empty() && !entry.key.is_empty(), "{}: doc and key", entry.name);
+    }
+    for other in ["normalize", "kpi"] {
+        assert!(processor_file(other).repartition.is_empty(), "{other} has no repartition topic");
+    }
+    let specs = detect_topics(&Topics::new("", &detect.application_id), &[], 3, 1);
+    for topic in RepartitionTopic::ALL {
+        let name = format!("{}-{}-repartition", detect.application_id, topic.name());
+        assert!(specs.iter().any(|s| s.name == name), "{name} is not created with detect's topics");
+    }
 }
 
 #[test]
@@ -263,6 +298,10 @@ fn assert_agrees(file: &TopicsFile, specs: &[TopicSpec]) {
         if spec.name.ends_with("-changelog") {
             assert_eq!(spec.cleanup, Cleanup::Compact, "{}", spec.name);
             assert!(spec.co_partitioned);
+        }
+        if spec.name.ends_with("-repartition") {
+            assert_eq!(spec.cleanup, Cleanup::Delete, "{}", spec.name);
+            assert!(spec.co_partitioned, "{}: a task reads partition p of it", spec.name);
         }
         if let Some(t) = file.topic.iter().find(|t| t.name == spec.name) {
             let cleanup = if spec.cleanup == Cleanup::Compact { "compact" } else { "delete" };

@@ -145,6 +145,8 @@ pub(crate) fn run(
                 Err(e) if e.is_poison() => tally.rejected += 1,
                 Err(e) => panic!("the engine stopped on the bench mix: {e}"),
             }
+            // One task plays every task: repartitioned records come straight back.
+            engine.loop_back(wall_clock, state, &mut out).expect("repartitioned records");
             tally.take(&mut out);
         }
         engine.on_wall_clock(wall_clock, state, &mut out).expect("wall-clock timers");

@@ -173,6 +173,11 @@ pub(crate) fn local_config(
 
 /// One output record as read back.
 pub(crate) struct Record {
+    #[allow(
+        dead_code,
+        reason = "read by the integration tests; the broker suite shares this module"
+    )]
+    pub(crate) partition: i32,
     pub(crate) key: Option<Vec<u8>>,
     pub(crate) value: Vec<u8>,
     pub(crate) headers: BTreeMap<String, Vec<u8>>,
@@ -187,6 +192,7 @@ impl Record {
             })
             .unwrap_or_default();
         Self {
+            partition: m.partition(),
             key: m.key().map(<[u8]>::to_vec),
             value: m.payload().unwrap_or_default().to_vec(),
             headers,

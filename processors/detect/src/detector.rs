@@ -2,9 +2,10 @@
 //!
 //! A detector is plain data plus synchronous hooks. It reads and writes state only through
 //! [`Ctx`] (typed [`Table`]s over the store port), schedules timers through [`Ctx`], and emits
-//! exception, action and audit records through [`Ctx`]. Time is an input ([`Times`]): no clock
-//! reads, no randomness, no threads (the crate's `clippy.toml` bans them). So the same inputs
-//! always produce the same state and outputs, byte for byte.
+//! exception, action and audit records, and records for the internal topics, through [`Ctx`].
+//! Time is an input ([`Times`]): no clock reads, no randomness, no threads (the crate's
+//! `clippy.toml` bans them). So the same inputs always produce the same state and outputs,
+//! byte for byte.
 //!
 //! Invariants the engine relies on:
 //! - [`Detector::validate`] only reads; a poison error (see [`DetectError::is_poison`]) is
@@ -28,6 +29,7 @@ use crate::error::DetectError;
 use crate::expiry::{self, StoreTtl, Ttl};
 use crate::output::Outputs;
 use crate::policy::Policy;
+use crate::repartition::Repartitioned;
 use crate::store::{Store, StoreName};
 
 /// The three notions of time a hook sees (UTC ms).
@@ -148,6 +150,16 @@ pub trait Detector: Send {
     /// Handles one of its timers that is due. The engine has already deleted it.
     fn on_timer(&mut self, timer: &FiredTimer, ctx: &mut Ctx<'_>) -> Result<(), DetectError> {
         let _ = (timer, ctx);
+        Ok(())
+    }
+    /// Processes a record of an internal topic (derived data another task sent). It is not
+    /// deduplicated and does not move stream time, so its effect must be idempotent.
+    fn on_repartitioned(
+        &mut self,
+        record: &Repartitioned,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), DetectError> {
+        let _ = (record, ctx);
         Ok(())
     }
 }
@@ -299,5 +311,11 @@ impl<'a> Ctx<'a> {
     /// Emits an audit record.
     pub fn emit_audit(&mut self, record: AuditRecord) {
         self.out.audit.push(record);
+    }
+
+    /// Emits a record for an internal topic (the runtime produces it to
+    /// [`Repartitioned::topic`] with [`Repartitioned::key`]).
+    pub fn repartition(&mut self, record: Repartitioned) {
+        self.out.repartitioned.push(record);
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! - [`DetectError::InvalidEvent`] is *poison*: the input record is well-formed but
 //!   semantically impossible (negative counted quantity, `count_seq` < 1, empty location, a
-//!   quantity in another unit of measure than the ledger's). The runtime sends the record to
-//!   the DLQ and continues. The engine returns it before any write, so skipping the record
-//!   leaves state as if it had never arrived.
+//!   quantity in another unit of measure than the ledger's, an internal record without a
+//!   serial). The runtime sends the record to the DLQ and continues. The engine returns it
+//!   before any write, so skipping the record leaves state as if it had never arrived.
 //! - Every other variant means the task cannot go on (the store failed, or state written
 //!   earlier cannot be read back): the runtime aborts the transaction and stops the instance.
 
@@ -16,7 +16,7 @@ pub enum DetectError {
     /// The event is semantically impossible: send it to the DLQ and continue.
     #[error("invalid {topic} event {event_id:?}: {reason}")]
     InvalidEvent {
-        /// Canonical topic of the event.
+        /// Topic of the record: a canonical topic, or an internal topic's name stem.
         topic: &'static str,
         /// Its event id.
         event_id: String,

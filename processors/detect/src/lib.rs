@@ -2,10 +2,13 @@
 //!
 //! The runtime (invex-runtime) owns Kafka, RocksDB and clocks; this crate owns decisions. Per
 //! task (input partition) the runtime builds one [`Engine`] and calls [`Engine::process`] for
-//! every canonical event, [`Engine::on_wall_clock`] about once a second, and produces the
-//! [`Outputs`] to the `exceptions`, `actions` and `audit` topics in one transaction with the
-//! changelog of the task's [`Store`]. A [`DetectError`] says whether the input is poison
-//! (DLQ and continue) or the task must stop.
+//! every canonical event, [`Engine::process_repartitioned`] for every record of an internal
+//! topic ([`RepartitionTopic`]), [`Engine::on_wall_clock`] about once a second, and produces the
+//! [`Outputs`] to the `exceptions`, `actions` and `audit` topics and the internal topics in one
+//! transaction with the changelog of the task's [`Store`]. A host that runs one task over every
+//! partition (the test driver, `invex replay`) feeds the internal records back with
+//! [`Engine::loop_back`]. A [`DetectError`] says whether the input is poison (DLQ and
+//! continue) or the task must stop.
 //!
 //! Guarantees:
 //! - **Deterministic**: no clock reads, randomness or threads (`clippy.toml` bans them); time
@@ -13,7 +16,8 @@
 //!   with deterministic exception, action and audit ids.
 //! - **Restorable**: all state is in the store, whose every write is a changelog entry; a fresh
 //!   engine on a store rebuilt from the changelog continues exactly (property-tested).
-//! - **Idempotent**: an event id seen before changes nothing ([`Outcome::duplicate`]).
+//! - **Idempotent**: an event id seen before changes nothing ([`Outcome::duplicate`]); an
+//!   internal record, which has no id of its own, has an idempotent effect instead.
 //! - **Bounded**: a store that grows with the key space and that no owner cleans declares a
 //!   TTL in stream time ([`Engine::store_ttls`]); reads hide an expired entry at once and the
 //!   purge in [`Engine::on_wall_clock`] deletes it through the store port
@@ -40,7 +44,7 @@
 //! | BARCODE_MISMATCH | `barcode` | BM-001..003 |
 //! | SYNC_FAILURE | `sync` | SF-001..003 |
 //! | ORDER_ALLOCATION_CONFLICT | `allocation` | OAC-001..003 |
-//! | LOT_SERIAL_INCONSISTENCY | `lots` | LS-001..004 |
+//! | LOT_SERIAL_INCONSISTENCY | `lots` | LS-001..005 |
 //!
 //! Every detector but cycle count records its exceptions through the shared lifecycle of the
 //! `exceptions` module (one open exception per type and subject, deterministic ids, approval
@@ -79,6 +83,7 @@ mod output;
 mod policy;
 mod putaway;
 mod receiving;
+mod repartition;
 mod store;
 mod sync;
 pub mod testkit;
@@ -102,4 +107,5 @@ pub use policy::{
     PolicyIssue, PutawayFailureOverride, PutawayFailurePolicy, ReceivingVarianceOverride,
     ReceivingVariancePolicy, Resolved, Scope, SyncFailureOverride, SyncFailurePolicy, Tolerance,
 };
+pub use repartition::{RepartitionTopic, Repartitioned, SerialFinding, SerialSighting};
 pub use store::{ChangelogEntry, MemStore, Store, StoreError, StoreName};

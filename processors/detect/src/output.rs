@@ -7,7 +7,9 @@
 
 use invex_model::{ActionCommand, AuditRecord, ExceptionRecord};
 
-/// Records for the `exceptions`, `actions` and `audit` topics.
+use crate::repartition::Repartitioned;
+
+/// Records for the `exceptions`, `actions` and `audit` topics, and for the internal topics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outputs {
     /// Exception record versions, in emission order.
@@ -16,6 +18,10 @@ pub struct Outputs {
     pub actions: Vec<ActionCommand>,
     /// Audit records, in emission order.
     pub audit: Vec<AuditRecord>,
+    /// Records for the internal topics ([`Repartitioned::topic`]), in emission order; a host
+    /// that runs one task over every partition processes them with
+    /// [`crate::Engine::loop_back`] instead.
+    pub repartitioned: Vec<Repartitioned>,
 }
 
 impl Outputs {
@@ -24,11 +30,15 @@ impl Outputs {
         self.exceptions.clear();
         self.actions.clear();
         self.audit.clear();
+        self.repartitioned.clear();
     }
 
     /// True when no record is held.
     pub fn is_empty(&self) -> bool {
-        self.exceptions.is_empty() && self.actions.is_empty() && self.audit.is_empty()
+        self.exceptions.is_empty()
+            && self.actions.is_empty()
+            && self.audit.is_empty()
+            && self.repartitioned.is_empty()
     }
 
     pub(crate) fn counts(&self) -> [usize; 3] {
@@ -64,5 +74,16 @@ impl Outcome {
         self.actions = after[1].saturating_sub(before[1]);
         self.audit = after[2].saturating_sub(before[2]);
         self
+    }
+
+    /// Adds the counters of `other` (a flag is set when either has it).
+    pub(crate) fn absorb(&mut self, other: Self) {
+        self.duplicate |= other.duplicate;
+        self.late |= other.late;
+        self.exceptions += other.exceptions;
+        self.actions += other.actions;
+        self.audit += other.audit;
+        self.timers_fired += other.timers_fired;
+        self.expired += other.expired;
     }
 }

@@ -291,6 +291,49 @@ fn a_serial_seen_within_its_ttl_at_a_second_location_is_inconsistent() {
     );
 }
 
+/// A serial seen at DC1; stream time moves on by a scan elsewhere and the purge runs; then
+/// DC2 sees the serial (the cross-site check of the serial-keyed task).
+const SERIAL_ACROSS_SITES: &str = r#"
+[[step]]
+pipe = "wh.scan"
+at = 0
+serial = "SN-1"
+location_id = "L1"
+
+[[step]]
+pipe = "wh.scan"
+at = "{AT}"
+location_id = "L9"
+
+[[step]]
+advance_wall_clock = "1s"
+
+[[step]]
+pipe = "wh.scan"
+at = "{AT}"
+serial = "SN-1"
+location_id = "L2"
+header = { site_id = "DC2" }
+"#;
+
+#[test]
+fn a_serial_no_site_saw_for_longer_than_its_ttl_starts_a_new_history_across_sites() {
+    check("ls.xsite expired", SERIAL_ACROSS_SITES, NOTHING, "366d");
+}
+
+#[test]
+fn a_serial_seen_within_its_ttl_at_a_second_site_is_inconsistent() {
+    check(
+        "ls.xsite live",
+        SERIAL_ACROSS_SITES,
+        &opened(
+            r#"type = "LOT_SERIAL_INCONSISTENCY", subtype = "SERIAL_TWO_SITES", site = "DC2""#,
+            "QUALITY_REVIEW",
+        ),
+        "364d",
+    );
+}
+
 /// 30 received at the dock miss the SLA (PF-001, 30 due); 5 more arrive later and miss it too.
 const DOCK: &str = r#"
 [[step]]

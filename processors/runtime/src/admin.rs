@@ -11,6 +11,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use invex_detect::RepartitionTopic;
+
 use crate::error::RuntimeError;
 use crate::logic::NORMALIZE_STORES;
 use crate::logic::kpi::KPI_STORES;
@@ -42,28 +44,21 @@ pub struct TopicSpec {
     pub co_partitioned: bool,
 }
 
-/// Every topic of the detect processor: inputs and changelogs with `partitions` partitions,
-/// outputs with `output_partitions`.
+/// Every topic of the detect processor: canonical inputs, repartition topics and changelogs
+/// with `partitions` partitions, outputs with `output_partitions`.
 pub fn detect_topics(
     topics: &Topics,
     stores: &[&str],
     partitions: i32,
     output_partitions: i32,
 ) -> Vec<TopicSpec> {
-    let mut specs: Vec<TopicSpec> = topics
-        .inputs()
-        .iter()
-        .map(|(t, name)| TopicSpec {
-            name: name.clone(),
-            partitions,
-            cleanup: if *t == invex_model::CanonicalTopic::Item {
-                Cleanup::Compact
-            } else {
-                Cleanup::Delete
-            },
-            co_partitioned: true,
-        })
-        .collect();
+    let mut specs = canonical_topics(topics, partitions);
+    specs.extend(RepartitionTopic::ALL.iter().map(|t| TopicSpec {
+        name: topics.repartition(*t),
+        partitions,
+        cleanup: Cleanup::Delete,
+        co_partitioned: true,
+    }));
     specs.extend(stores.iter().map(|s| TopicSpec {
         name: topics.changelog(s),
         partitions,
@@ -77,6 +72,25 @@ pub fn detect_topics(
         co_partitioned: false,
     }));
     specs
+}
+
+/// The canonical topics, `partitions` partitions each (co-partitioned: a detect task owns
+/// partition p of every one).
+pub fn canonical_topics(topics: &Topics, partitions: i32) -> Vec<TopicSpec> {
+    topics
+        .inputs()
+        .iter()
+        .map(|(t, name)| TopicSpec {
+            name: name.clone(),
+            partitions,
+            cleanup: if *t == invex_model::CanonicalTopic::Item {
+                Cleanup::Compact
+            } else {
+                Cleanup::Delete
+            },
+            co_partitioned: true,
+        })
+        .collect()
 }
 
 /// Every topic of the normalize processor: the raw topic of each source of `normalizer` and
@@ -102,9 +116,8 @@ pub fn normalize_topics(
         cleanup: Cleanup::Compact,
         co_partitioned: true,
     });
-    let canonical = detect_topics(topics, &[], partitions, output_partitions)
+    let canonical = canonical_topics(topics, partitions)
         .into_iter()
-        .filter(|spec| spec.co_partitioned)
         .map(|spec| TopicSpec { co_partitioned: false, ..spec });
     let dlq = TopicSpec {
         name: topics.output(Output::Dlq),

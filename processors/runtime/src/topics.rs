@@ -1,13 +1,16 @@
 //! Topic names of one deployment: the canonical topics, the outputs, the raw topics of the
-//! vendor sources and the changelogs.
+//! vendor sources, the changelogs and the detect processor's internal repartition topics.
 //!
 //! Every name is the default of DESIGN.md (or of a source file) behind the deployment's
 //! prefix. Changelog topics
 //! are `<prefix><application id>-<store>-changelog`: one per store, compacted, with the
 //! partition count of the inputs (a task's changelog partition is its input partition).
+//! Repartition topics are `<prefix><application id>-<stem>-repartition`, co-partitioned too:
+//! a task reads partition p of each, whatever key brought a record there.
 
 use std::collections::HashMap;
 
+use invex_detect::RepartitionTopic;
 use invex_model::CanonicalTopic;
 
 /// Output streams of the processors: the detect processor's ([`Output::DETECT`]) and the kpi
@@ -115,6 +118,13 @@ impl Topics {
     pub fn changelog(&self, store: &str) -> String {
         format!("{}{}-{}-changelog", self.prefix, self.application_id, store)
     }
+
+    /// Name of an internal topic through which detect tasks send each other records keyed
+    /// otherwise than the canonical topics (`<prefix><application id>-<stem>-repartition`,
+    /// Kafka Streams' naming).
+    pub fn repartition(&self, topic: RepartitionTopic) -> String {
+        format!("{}{}-{}-repartition", self.prefix, self.application_id, topic.name())
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +140,10 @@ mod tests {
         assert_eq!(t.output(Output::Dlq), "acme.dlq");
         assert_eq!(t.changelog("ledger"), "acme.invex-detect-ledger-changelog");
         assert_eq!(t.raw("raw.wms.webhook"), "acme.raw.wms.webhook");
+        assert_eq!(
+            t.repartition(RepartitionTopic::SerialSightings),
+            "acme.invex-detect-ls-sightings-repartition"
+        );
         assert_eq!(t.inputs().len(), 11);
     }
 }

@@ -85,7 +85,13 @@ pub(crate) fn create_topics(
     partitions: i32,
     extra: &[String],
 ) -> Result<(), BenchError> {
-    let mut specs = detect_topics(&Topics::new(prefix, "bench"), &[], partitions, partitions);
+    let topics = Topics::new(prefix, "bench");
+    // Canonical inputs and outputs only: the repartition topics belong to an application and
+    // come with `create_app_topics`.
+    let mut specs: Vec<_> = detect_topics(&topics, &[], partitions, partitions)
+        .into_iter()
+        .filter(|spec| !spec.co_partitioned || topics.canonical(&spec.name).is_some())
+        .collect();
     for name in extra {
         let mut spec = specs[0].clone();
         spec.name.clone_from(name);
@@ -95,7 +101,7 @@ pub(crate) fn create_topics(
     Ok(())
 }
 
-/// Creates the changelog topics of invex application `app` under `prefix`.
+/// Creates the changelog and repartition topics of invex application `app` under `prefix`.
 pub(crate) fn create_app_topics(
     bootstrap: &str,
     prefix: &str,

@@ -9,7 +9,9 @@
 //! wall-clock timers, then runs one bounded batch of the purge of stores with a TTL (see the
 //! expiry module): never on the event path, so processing an event opens no extra iterator.
 //! Timers fire in (due time, owner, key) order and are deleted as they fire, so a timer fires
-//! once.
+//! once. [`Engine::process_repartitioned`] processes a record of an internal topic (derived
+//! data from another task: no dedupe, no stream time, no timers; see the repartition module),
+//! and [`Engine::loop_back`] feeds a single-task host's internal records back to it.
 //!
 //! The engine holds caches only (stream time, the earliest-due bound of each timer kind, the
 //! last dedupe bucket whose purge timer it scheduled). All state is in the store, so a new
@@ -17,6 +19,7 @@
 //! the caches are (re)loaded on the first call.
 
 mod dedupe;
+mod repartition;
 pub(crate) mod timers;
 
 use std::fmt;

@@ -154,6 +154,7 @@ fn store_ttls_list_every_store_in_order() {
         assert_eq!(ttl(kept), None, "{kept} must not expire");
     }
     assert_eq!(ttl("bm.noread"), Some(expiry::Ttl::days(7)));
+    assert_eq!(ttl("ls.xsite"), Some(expiry::Ttl::days(365)));
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! LOT_SERIAL_INCONSISTENCY: lot data that contradicts the item master or itself.
+//! LOT_SERIAL_INCONSISTENCY: lot and serial data that contradict the item master or each other.
 //!
-//! Per-SKU checks only (a task sees every event of one SKU at a site):
+//! Per-SKU checks (a task sees every event of one SKU at a site):
 //! - `LS-001` a lot-controlled item (`md.item` `lot_controlled`) received, picked, moved by a
 //!   confirmed task or counted without a lot: subtype `MISSING_LOT`, subject
 //!   `sku|<document>` (receipt, pick task, task or count document), a compliance
@@ -9,15 +9,23 @@
 //!   `EXPIRY_CONFLICT`, subject `sku|lot`, a QUALITY_REVIEW; a third date updates it.
 //!
 //! - `LS-003` / `LS-004` a serial seen at two locations, or after it was consumed, within the
-//!   SKU and site (see the serial module; across sites it needs a repartition by serial).
+//!   SKU and site (see the serial module).
+//!
+//! And one check across sites, through the internal topics of the repartition module:
+//! - `LS-005` a serial of the SKU seen at a second site while the first never consumed it:
+//!   subtype `SERIAL_TWO_SITES`, same subject as LS-003/LS-004 (see the cross_site module).
 //!
 //! State: `ls.lot` (item ++ lot -> the expiry dates seen, each with the first event that
-//! reported it), and the serial module's `ls.serial` and `ls.moved`. No poison of its own (the
-//! other rules refuse impossible quantities and expiry dates before 1970).
+//! reported it), the serial module's `ls.serial` and `ls.moved`, and the cross_site module's
+//! `ls.xsite` (kept by the serial-keyed task). No poison of its own (the other rules refuse
+//! impossible quantities and expiry dates before 1970; the engine refuses a blank internal
+//! record).
 //!
 //! Policy keys (`[lot_serial_inconsistency]`, overridable): `missing_lot_severity`,
-//! `expiry_conflict_severity`, `serial_severity`, `owner`, `quality_group`, `hold_group`.
+//! `expiry_conflict_severity`, `serial_severity`, `cross_site_serials`, `owner`,
+//! `quality_group`, `hold_group`.
 
+mod cross_site;
 mod serial;
 
 use std::collections::BTreeMap;
@@ -34,6 +42,7 @@ use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
 use crate::expiry::StoreTtl;
 use crate::key::Key;
 use crate::policy::{LotSerialPolicy, Scope};
+use crate::repartition::Repartitioned;
 use crate::store::StoreName;
 
 /// Expiry dates seen per lot. No TTL: a lot's horizon is its whole life in the building
@@ -44,10 +53,11 @@ const RULE_MISSING: &str = "LS-001";
 const RULE_EXPIRY: &str = "LS-002";
 const TYPE: ExceptionType = ExceptionType::LotSerialInconsistency;
 
-const STORES: [StoreName; 7] = [
+const STORES: [StoreName; 8] = [
     LOTS.name(),
     serial::SERIALS.name(),
     serial::MOVED.name(),
+    cross_site::XSITE.name(),
     crate::master::STORES[0],
     cycle_count::STORES[0],
     exceptions::STORES[0],
@@ -55,8 +65,8 @@ const STORES: [StoreName; 7] = [
 ];
 
 /// This detector's own stores.
-pub(crate) const OWN_STORES: [StoreTtl; 3] =
-    [LOTS.spec(), serial::SERIALS.spec(), serial::MOVED.spec()];
+pub(crate) const OWN_STORES: [StoreTtl; 4] =
+    [LOTS.spec(), serial::SERIALS.spec(), serial::MOVED.spec(), cross_site::XSITE.spec()];
 
 /// The lot-inconsistency detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,43 +157,79 @@ impl Detector for LotSerial {
             _ => Ok(()),
         }
     }
+
+    fn on_repartitioned(
+        &mut self,
+        record: &Repartitioned,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), DetectError> {
+        match record {
+            Repartitioned::Sighting(s) => cross_site::on_sighting(ctx, s),
+            Repartitioned::Finding(f) => cross_site::on_finding(ctx, f),
+        }
+    }
 }
 
-/// Feeds the serials an event carries, and confirmed moves, to the serial checks.
+/// Where a finding comes from: the event (or the later sighting) that decided it.
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    tenant: &'a str,
+    site: &'a str,
+    time: i64,
+    event_id: &'a str,
+}
+
+impl<'a> From<&'a EventHeader> for Origin<'a> {
+    fn from(h: &'a EventHeader) -> Self {
+        Self { tenant: &h.tenant_id, site: &h.site_id, time: h.event_time, event_id: &h.event_id }
+    }
+}
+
+/// Feeds the serials an event carries, and confirmed moves, to the serial checks; sends each
+/// sighting to the serial-keyed task too, unless the scope has the cross-site check off.
 fn track_serials(ctx: &mut Ctx<'_>, event: &CanonicalEvent) -> Result<(), DetectError> {
     let (h, sku) = (event.header(), event.sku());
-    match event {
+    let (serials, location, how): (Vec<&str>, &str, serial::Seen) = match event {
         CanonicalEvent::Receipt(r) => {
-            for s in &r.serials {
-                serial::seen(ctx, h, sku, s, &r.location_id, serial::Seen::Present)?;
-            }
+            (r.serials.iter().map(String::as_str).collect(), &r.location_id, serial::Seen::Present)
         }
-        CanonicalEvent::Scan(s) => {
-            if let Some(number) = &s.serial {
-                let how = serial::Seen::of_scan(h.action);
-                serial::seen(ctx, h, sku, number, &s.location_id, how)?;
-            }
-        }
+        CanonicalEvent::Scan(s) => (
+            s.serial.as_deref().into_iter().collect(),
+            &s.location_id,
+            serial::Seen::of_scan(h.action),
+        ),
         CanonicalEvent::Pick(p) => {
-            for s in &p.serials {
-                serial::seen(ctx, h, sku, s, &p.location_id, serial::Seen::Consumed)?;
-            }
+            (p.serials.iter().map(String::as_str).collect(), &p.location_id, serial::Seen::Consumed)
         }
         CanonicalEvent::Task(t) if t.status == TaskStatus::Confirmed => {
-            serial::moved_out(ctx, h, sku, &t.from_location_id)?;
+            return serial::moved_out(ctx, h, sku, &t.from_location_id);
         }
-        _ => {}
+        _ => return Ok(()),
+    };
+    let serials: Vec<&str> = serials.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect();
+    if serials.is_empty() {
+        return Ok(());
+    }
+    let share = settings(ctx, &h.tenant_id, &h.site_id, sku)?.1.cross_site_serials;
+    for number in serials {
+        serial::seen(ctx, h, sku, number, location, how)?;
+        if share {
+            let consumed = how == serial::Seen::Consumed;
+            ctx.repartition(cross_site::sighting(h, sku, number, location, consumed));
+        }
     }
     Ok(())
 }
 
+/// The item's master view and the section's settings for the item's scope at `site`.
 fn settings(
     ctx: &Ctx<'_>,
-    h: &EventHeader,
+    tenant: &str,
+    site: &str,
     sku: &str,
 ) -> Result<(cycle_count::ItemView, LotSerialPolicy), DetectError> {
-    let item = cycle_count::item(ctx, &h.tenant_id, &h.site_id, sku)?;
-    let scope = Scope { tenant: &h.tenant_id, site: &h.site_id, class: item.class.as_deref(), sku };
+    let item = cycle_count::item(ctx, tenant, site, sku)?;
+    let scope = Scope { tenant, site, class: item.class.as_deref(), sku };
     let p = ctx.policy().lot_serial_inconsistency(&scope).settings;
     Ok((item, p))
 }
@@ -198,12 +244,13 @@ fn missing_lot(
     if !master.as_ref().is_some_and(|m| m.lot_controlled) {
         return Ok(());
     }
-    let (item, p) = settings(ctx, h, sku)?;
+    let (item, p) = settings(ctx, &h.tenant_id, &h.site_id, sku)?;
     let note = format!(
         "lot-controlled {sku} moved without a lot ({} {} at {})",
         s.document, s.qty, s.location
     );
-    let mut f = finding(h, sku, format!("{sku}|{}", s.document), RULE_MISSING, "MISSING_LOT", &p);
+    let text = format!("{sku}|{}", s.document);
+    let mut f = finding(h.into(), sku, text, RULE_MISSING, "MISSING_LOT", &p);
     f.severity = p.missing_lot_severity;
     f.location = Some(s.location.to_owned());
     f.quantities = exceptions::quantities(s.qty, s.qty, None, s.uom);
@@ -246,10 +293,10 @@ fn seen_expiry(
     if dates.len() < 2 {
         return Ok(());
     }
-    let (item, p) = settings(ctx, h, sku)?;
+    let (item, p) = settings(ctx, &h.tenant_id, &h.site_id, sku)?;
     let list: Vec<String> = dates.keys().map(i32::to_string).collect();
     let note = format!("lot {lot} reported with expiry dates {}", list.join(", "));
-    let mut f = finding(h, sku, format!("{sku}|{lot}"), RULE_EXPIRY, "EXPIRY_CONFLICT", &p);
+    let mut f = finding(h.into(), sku, format!("{sku}|{lot}"), RULE_EXPIRY, "EXPIRY_CONFLICT", &p);
     f.severity = p.expiry_conflict_severity;
     f.lot = Some(lot.to_owned());
     let count = i64::try_from(dates.len()).unwrap_or(i64::MAX);
@@ -273,7 +320,7 @@ fn cause(category: RootCauseCategory, code: &str, signal: String) -> RootCause {
 }
 
 fn finding(
-    h: &EventHeader,
+    at: Origin<'_>,
     sku: &str,
     text: String,
     rule: &'static str,
@@ -282,8 +329,8 @@ fn finding(
 ) -> Finding {
     Finding {
         subject: SubjectRef {
-            tenant: h.tenant_id.clone(),
-            site: h.site_id.clone(),
+            tenant: at.tenant.to_owned(),
+            site: at.site.to_owned(),
             sku: sku.to_owned(),
             kind: TYPE,
             text,
@@ -292,14 +339,14 @@ fn finding(
         subtype: Some(subtype.to_owned()),
         location: None,
         lot: None,
-        at: h.event_time,
-        opening_event: h.event_id.clone(),
+        at: at.time,
+        opening_event: at.event_id.to_owned(),
         quantities: exceptions::quantities(0, 0, None, ""),
         valuation: exceptions::valuation(0, 0.0, crate::cycle_count::NO_CURRENCY),
         severity: 0,
         owner: p.owner,
         root_cause: None,
-        inputs: vec![h.event_id.clone()],
+        inputs: vec![at.event_id.to_owned()],
         correlation: BTreeMap::new(),
         details: BTreeMap::new(),
         note: String::new(),

@@ -12,8 +12,9 @@
 //!
 //! State: `ls.serial` (item ++ serial -> where and when it was last seen, and whether it was
 //! consumed) and `ls.moved` (item ++ location -> event time of the latest confirmed task out
-//! of it). Serials of one SKU at other sites, or of the same unit under another SKU, live in
-//! other tasks: a cross-site check needs a topic repartitioned by serial and is not done here.
+//! of it). Serials of one SKU at other sites live in other tasks: every sighting recorded here
+//! is also sent to the serial-keyed task (the cross_site module, `LS-005`), which compares
+//! sightings across sites. The same unit under another SKU is not compared anywhere.
 
 use invex_model::{ActionType, EpcisAction, EventHeader, RootCause, RootCauseCategory};
 use serde::{Deserialize, Serialize};
@@ -77,7 +78,7 @@ pub(super) fn moved_out(
     ctx.put(MOVED, &key, &h.event_time)
 }
 
-/// Checks and records one sighting of `serial` at `location`.
+/// Checks and records one sighting of `serial` (trimmed, not empty) at `location`.
 pub(super) fn seen(
     ctx: &mut Ctx<'_>,
     h: &EventHeader,
@@ -86,10 +87,6 @@ pub(super) fn seen(
     location: &str,
     how: Seen,
 ) -> Result<(), DetectError> {
-    let serial = serial.trim();
-    if serial.is_empty() {
-        return Ok(());
-    }
     let item = item_key(&h.tenant_id, &h.site_id, sku);
     let key = Key::new().raw(&item).str(serial).into_bytes();
     let before = ctx.get(SERIALS, &key)?;
@@ -121,7 +118,7 @@ fn report(
     now: &Sighting,
     rule: &'static str,
 ) -> Result<(), DetectError> {
-    let (item, p) = settings(ctx, h, sku)?;
+    let (item, p) = settings(ctx, &h.tenant_id, &h.site_id, sku)?;
     let (subtype, what) = match rule {
         RULE_CONSUMED => ("SERIAL_AFTER_CONSUMED", "after it was consumed"),
         _ => ("SERIAL_TWO_LOCATIONS", "at a second location"),
@@ -130,7 +127,7 @@ fn report(
         "serial {serial} seen at {} {what} (last seen at {})",
         now.location, before.location
     );
-    let mut f = finding(h, sku, format!("{sku}|serial|{serial}"), rule, subtype, &p);
+    let mut f = finding(h.into(), sku, subject(sku, serial), rule, subtype, &p);
     f.severity = p.serial_severity;
     f.location = Some(now.location.clone());
     f.quantities = exceptions::quantities(1, 2, None, "SERIAL");
@@ -153,4 +150,10 @@ fn report(
     ];
     f.note = note;
     exceptions::open_or_update(ctx, f)
+}
+
+/// Subject text of every serial exception of `sku` (LS-003, LS-004 and LS-005): one open
+/// exception per serial, whichever rule found it first.
+pub(super) fn subject(sku: &str, serial: &str) -> String {
+    format!("{sku}|serial|{serial}")
 }

@@ -287,8 +287,11 @@ section! {
         missing_lot_severity: i32 = severity,
         /// Severity of one lot seen with two expiry dates.
         expiry_conflict_severity: i32 = severity,
-        /// Severity of a serial seen at two locations or after it was consumed.
+        /// Severity of a serial seen at two locations or sites, or after it was consumed.
         serial_severity: i32 = severity,
+        /// Whether serials are checked across sites (LS-005): the scope's sightings are sent
+        /// to the serial-keyed task, and its findings open exceptions.
+        cross_site_serials: bool = boolean,
         /// Team that owns the exceptions.
         owner: OwnerTeam = symbol::<OwnerTeam>,
         /// Group that receives QUALITY_REVIEW actions.

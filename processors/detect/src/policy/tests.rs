@@ -217,3 +217,19 @@ fn detector_section_issues_are_reported() {
         assert!(found.iter().any(|f| f == e), "missing {e:?} in {found:#?}");
     }
 }
+
+#[test]
+fn the_cross_site_serial_check_is_on_by_default_and_overridable_per_site() {
+    let policy = with_overrides(
+        "[[overrides]]\nname = \"dc2\"\nsite = \"DC2\"\n\
+         [overrides.lot_serial_inconsistency]\ncross_site_serials = false\n",
+    );
+    assert!(policy.lot_serial_inconsistency(&scope("DC1", None, "S1")).settings.cross_site_serials);
+    let dc2 = policy.lot_serial_inconsistency(&scope("DC2", None, "S1"));
+    assert!(!dc2.settings.cross_site_serials);
+    assert_eq!(dc2.overrides, ["dc2"]);
+    let text = DEFAULT_POLICY.replace("cross_site_serials = true", "cross_site_serials = \"yes\"");
+    let found = issues(&text);
+    let e = "lot_serial_inconsistency.cross_site_serials: expected a boolean, found string";
+    assert!(found.iter().any(|f| f == e), "missing {e:?} in {found:#?}");
+}

@@ -3,9 +3,11 @@
 //!
 //! [`TestDriver`] runs one [`Engine`] over a [`MemStore`] synchronously: [`TestDriver::pipe`]
 //! processes an event at the current wall clock (stream-time timers fire as in production);
-//! wall-clock timers fire only on [`TestDriver::advance_wall_clock`]. Outputs accumulate until
-//! read. [`TestDriver::restore_from_changelog`] simulates a crash and restart: a fresh engine
-//! (empty caches) on a store rebuilt only from the recorded changelog.
+//! wall-clock timers fire only on [`TestDriver::advance_wall_clock`]. After each of the two the
+//! driver loops the records for the internal topics back ([`Engine::loop_back`]), as if every
+//! partition were its one task: a cross-site finding is visible with one driver. Outputs
+//! accumulate until read. [`TestDriver::restore_from_changelog`] simulates a crash and restart:
+//! a fresh engine (empty caches) on a store rebuilt only from the recorded changelog.
 
 pub mod scenario;
 
@@ -42,15 +44,28 @@ impl TestDriver {
         }
     }
 
-    /// Processes one event at the current wall clock; outputs are kept for reading.
+    /// Processes one event at the current wall clock, then the internal records it caused;
+    /// outputs are kept for reading.
     pub fn pipe(&mut self, event: CanonicalEvent) -> Result<Outcome, DetectError> {
-        self.engine.process(&event, self.wall_clock, &mut self.store, &mut self.outputs)
+        let outcome =
+            self.engine.process(&event, self.wall_clock, &mut self.store, &mut self.outputs)?;
+        self.loop_back(outcome)
     }
 
-    /// Moves the wall clock forward by `ms` and fires the wall-clock timers now due.
+    /// Moves the wall clock forward by `ms` and fires the wall-clock timers now due, then
+    /// processes the internal records they caused.
     pub fn advance_wall_clock(&mut self, ms: i64) -> Result<Outcome, DetectError> {
         self.wall_clock = self.wall_clock.saturating_add(ms);
-        self.engine.on_wall_clock(self.wall_clock, &mut self.store, &mut self.outputs)
+        let outcome =
+            self.engine.on_wall_clock(self.wall_clock, &mut self.store, &mut self.outputs)?;
+        self.loop_back(outcome)
+    }
+
+    /// Processes the pending internal records and adds their outcome to `outcome`.
+    fn loop_back(&mut self, mut outcome: Outcome) -> Result<Outcome, DetectError> {
+        let looped = self.engine.loop_back(self.wall_clock, &mut self.store, &mut self.outputs)?;
+        outcome.absorb(looped);
+        Ok(outcome)
     }
 
     /// Runs one batch of the purge of expired entries (as [`Engine::on_wall_clock`] does,
@@ -89,7 +104,7 @@ impl TestDriver {
         std::mem::take(&mut self.outputs.audit)
     }
 
-    /// Takes all three outputs at once.
+    /// Takes every output at once (the internal records are always looped back already).
     pub fn read_outputs(&mut self) -> Outputs {
         std::mem::take(&mut self.outputs)
     }

@@ -7,8 +7,9 @@
 //! checks the number of entries of named stores. `name = "E1"` on an exception binds its id
 //! the first time and requires the same id afterwards (a new name requires a new id); actions
 //! and audit records refer to bound exceptions with `exception = "E1"`. Besides record fields,
-//! an exception may check `priority` (the triage score, `correlation["triage.priority_score"]`)
-//! and an action `level` (an ESCALATION's `details["level"]`).
+//! an exception may check `site` (its `site_id`) and `priority` (the triage score,
+//! `correlation["triage.priority_score"]`), an action `level` (an ESCALATION's
+//! `details["level"]`) and an audit record `details` (each named entry, others ignored).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -48,6 +49,7 @@ struct ExceptionExpect {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<ExceptionType>,
+    site: Option<String>,
     status: Option<ExceptionStatus>,
     resolution: Option<String>,
     root_cause: Option<RootCauseCategory>,
@@ -106,6 +108,8 @@ struct AuditFields {
     to: Option<ExceptionStatus>,
     actor: Option<String>,
     rule: Option<String>,
+    /// Entries the record's `details` must have (other entries are not checked).
+    details: Option<BTreeMap<String, String>>,
 }
 
 /// Collects mismatches.
@@ -229,6 +233,7 @@ fn exception(
     }
     let cause = h.root_cause.as_ref();
     r.field(p, "type", &w.kind, &h.exception_type);
+    r.field(p, "site", &w.site, &h.site_id);
     r.field(p, "status", &w.status, &h.status);
     r.field(p, "resolution", &w.resolution.clone().map(Some), &h.resolution);
     r.field(p, "root_cause", &w.root_cause.map(Some), &cause.map(|c| c.category));
@@ -312,4 +317,7 @@ fn audit(
     r.field(p, "to", &w.to, &h.to_status);
     r.field(p, "actor", &w.actor.clone().map(Some), &h.actor);
     r.field(p, "rule", &w.rule, &h.rule_id);
+    for (key, want) in w.details.iter().flatten() {
+        r.field(p, &format!("details.{key}"), &Some(Some(want)), &h.details.get(key));
+    }
 }

@@ -36,6 +36,8 @@
 //! expect.actions = [{ type = "RECOUNT_TASK", attempt = 1 }]
 //! expect.audit = ["OPENED", "RECOUNT_REQUESTED"]
 //! expect.stores = { "cc.pending" = 0 }
+//! # an exception may also name its `site`; an audit entry may be a table of fields, e.g.
+//! # { decision = "OPENED", rule = "LS-005", details = { previous_site = "DC1" } }
 //! ```
 //!
 //! Events are built from per-topic templates with the field names of the JSON line format (see
