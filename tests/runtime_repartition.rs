@@ -8,7 +8,6 @@ use invex_detect::RepartitionTopic;
 use invex_model::{
     CanonicalEvent, EpcisAction, EventHeader, ExceptionRecord, ScanEvent, ScanResult, SourceSystem,
 };
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::support::{Cluster, Running};
 
@@ -60,23 +59,6 @@ fn serial_scan(
 }
 
 impl Cluster {
-    /// Produces `events` to their canonical topics with librdkafka's default partitioner, the
-    /// one the processor's own producer uses for the repartition topics (a deployment's
-    /// producers must agree on it; see the README on co-partitioning).
-    fn produce_by_key(&self, events: &[CanonicalEvent]) {
-        let producer: BaseProducer =
-            self.client().set("enable.idempotence", "true").create().expect("producer");
-        let mut buf = Vec::new();
-        for event in events {
-            self.codec.encode_event(event, &mut buf).unwrap();
-            let key = event.partition_key().to_string();
-            let record =
-                BaseRecord::to(self.topics.input(event.topic())).key(key.as_bytes()).payload(&buf);
-            producer.send(record).map_err(|(e, _)| e).expect("send");
-        }
-        producer.flush(Duration::from_secs(30)).expect("flush");
-    }
-
     /// The partition each record of canonical topic `scan` landed on, by record key.
     fn scan_partitions(&self) -> Vec<(String, i32)> {
         let topic = self.topics.input(invex_model::CanonicalTopic::Scan).to_owned();
@@ -112,7 +94,10 @@ fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_late
         serial_scan("DC1", sku, serial, "A-01-01", 0),
         serial_scan("DC2", sku, serial, "B-07-02", 30),
     ];
-    env.produce_by_key(&events);
+    // librdkafka's default partitioner, the one the processor's own producer uses for the
+    // repartition topics (a deployment's producers must agree on it: see the README on
+    // co-partitioning).
+    env.produce_to(&events, |_| None);
     let dir = tempfile::tempdir().unwrap();
     let running = Running::start(env.config(dir.path()));
     let exceptions = wait_for_subtype(&env, &running, "SERIAL_TWO_SITES");

@@ -68,18 +68,30 @@ impl Cluster {
         (h % self.partitions as u32) as i32
     }
 
-    /// Produces `events` (Avro, Confluent framing) to their canonical topics.
+    /// Produces `events` (Avro, Confluent framing) to their canonical topics, each to the
+    /// partition [`Cluster::partition_of`] gives it.
     pub(crate) fn produce(&self, events: &[CanonicalEvent]) {
+        self.produce_to(events, |event| Some(self.partition_of(event)));
+    }
+
+    /// Produces `events` to their canonical topics, each to the partition `partition` gives it
+    /// (`None`: librdkafka's default partitioner chooses by key).
+    pub(crate) fn produce_to(
+        &self,
+        events: &[CanonicalEvent],
+        partition: impl Fn(&CanonicalEvent) -> Option<i32>,
+    ) {
         let producer: BaseProducer =
             self.client().set("enable.idempotence", "true").create().expect("producer");
         let mut buf = Vec::new();
         for event in events {
             self.codec.encode_event(event, &mut buf).unwrap();
             let key = event.partition_key().to_string();
-            let record = BaseRecord::to(self.topics.input(event.topic()))
-                .key(key.as_bytes())
-                .payload(&buf)
-                .partition(self.partition_of(event));
+            let mut record =
+                BaseRecord::to(self.topics.input(event.topic())).key(key.as_bytes()).payload(&buf);
+            if let Some(p) = partition(event) {
+                record = record.partition(p);
+            }
             producer.send(record).map_err(|(e, _)| e).expect("send");
             producer.poll(Duration::ZERO);
         }

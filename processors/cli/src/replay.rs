@@ -274,6 +274,41 @@ mod tests {
         }
     }
 
+    /// One engine plays every task, so what a task sends another through a repartition topic
+    /// comes straight back: a serial scanned at two sites opens LS-005 at the later one.
+    #[test]
+    fn replay_follows_a_serial_across_sites() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("events.jsonl"), dir.path().join("out.jsonl"));
+        let config = SimConfig { skus_per_site: 20, sites: 1, ..SimConfig::default() };
+        let mut seen = Simulator::new(config)
+            .unwrap()
+            .find_map(|e| match e {
+                invex_model::CanonicalEvent::Scan(scan) => Some(scan),
+                _ => None,
+            })
+            .expect("the simulator scans");
+        seen.serial = Some("SN-REPLAY-1".into());
+        let mut elsewhere = seen.clone();
+        elsewhere.header.site_id = "DC-OTHER".into();
+        elsewhere.header.event_id.push_str("-elsewhere");
+        elsewhere.header.event_time += 60_000;
+        let mut file = std::fs::File::create(&input).unwrap();
+        for scan in [seen, elsewhere] {
+            serde_json::to_writer(&mut file, &invex_model::CanonicalEvent::Scan(scan)).unwrap();
+            file.write_all(b"\n").unwrap();
+        }
+        drop(file);
+        let n = Normalizer::shipped().unwrap();
+        let policy = invex_detect::Policy::default_policy();
+        replay_files(&input, &output, policy, &n, 60_000, &ProgressBar::hidden()).unwrap();
+        let text = std::fs::read_to_string(&output).unwrap();
+        let exception = |l: &&str| l.starts_with("{\"kind\":\"exception\"") && l.contains("LS-005");
+        let opened: Vec<&str> = text.lines().filter(exception).collect();
+        assert!(!opened.is_empty(), "no LS-005 line in\n{text}");
+        assert!(opened.iter().all(|l| l.contains("\"site_id\":\"DC-OTHER\"")), "{opened:#?}");
+    }
+
     /// `invex simulate --to-file`, `invex replay`, `invex evaluate` end to end, loop open.
     #[test]
     fn raw_simulator_traffic_replays_to_the_ground_truth() {
