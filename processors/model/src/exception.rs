@@ -39,6 +39,21 @@ pub enum ExceptionType {
 }
 
 impl ExceptionType {
+    /// Every exception type, in declaration order.
+    pub const ALL: [Self; 11] = [
+        Self::ReceivingVariance,
+        Self::DamagedGoods,
+        Self::PutawayFailure,
+        Self::BarcodeMismatch,
+        Self::CycleCountDiscrepancy,
+        Self::LotSerialInconsistency,
+        Self::ExpiredInventory,
+        Self::DuplicatePick,
+        Self::SyncFailure,
+        Self::OrderAllocationConflict,
+        Self::NegativeOnHand,
+    ];
+
     /// The symbol used in ids, topics and reports (`CYCLE_COUNT_DISCREPANCY`).
     pub const fn as_str(self) -> &'static str {
         match self {

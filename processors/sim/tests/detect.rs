@@ -111,20 +111,7 @@ fn benchmark_run_is_detected_and_resolved_as_the_truth_expects() {
     }
     let evaluation = evaluate(&truth, &records);
     println!("{}", report(&evaluation));
-    let all = [
-        ExceptionType::ReceivingVariance,
-        ExceptionType::DamagedGoods,
-        ExceptionType::PutawayFailure,
-        ExceptionType::BarcodeMismatch,
-        ExceptionType::CycleCountDiscrepancy,
-        ExceptionType::LotSerialInconsistency,
-        ExceptionType::ExpiredInventory,
-        ExceptionType::DuplicatePick,
-        ExceptionType::SyncFailure,
-        ExceptionType::OrderAllocationConflict,
-        ExceptionType::NegativeOnHand,
-    ];
-    for exception_type in all {
+    for exception_type in ExceptionType::ALL {
         let row = evaluation.by_type.iter().find(|r| r.exception_type == exception_type);
         let row = row.unwrap_or_else(|| panic!("{exception_type:?} absent{}", report(&evaluation)));
         assert!(
