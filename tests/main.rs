@@ -1,5 +1,6 @@
 //! invex integration tests: one binary whose module list is the table of contents.
 //!
+//! - `policy_change`: a restart with a new policy keeps the state and applies the new values;
 //! - `runtime_mock`: the detect processor on librdkafka's in-process mock cluster
 //!   (equivalence with the test driver, aborted transactions, stop and restore);
 //! - `runtime_faults`: broker down and up, request errors, a fenced producer, each ending
@@ -14,6 +15,7 @@
 //! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
 //! need no broker and build in seconds.
 
+mod policy_change;
 mod runtime_faults;
 mod runtime_kpi;
 mod runtime_mock;
