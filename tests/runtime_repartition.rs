@@ -125,3 +125,33 @@ fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_late
     let repartitioned = handle.metrics.outputs.with_label_values(&["repartition"]).get();
     assert_eq!(repartitioned, 3, "two sightings and one finding produced");
 }
+
+#[test]
+fn bad_records_on_a_repartition_topic_are_dead_lettered_and_the_next_ones_still_count() {
+    let env = Cluster::mock(4);
+    let sightings = env.topics.repartition(RepartitionTopic::SerialSightings);
+    env.produce_raw(&sightings, 0, b"acme|SKU-X|SN-1", b"not json");
+    let misplaced = br#"{"kind":"sighting","tenant_id":"acme","site_id":"DC1","sku":"SKU-X",
+        "serial":"SN-1","location_id":"A-01","event_time":0,"event_id":"e-1","consumed":false}"#;
+    env.produce_raw(&sightings, 0, b"acme|DC1|SKU-X", misplaced);
+    let (sku, serial) = ("SKU-CROSS-7", "SN-0042");
+    let events = [
+        serial_scan("DC1", sku, serial, "A-01-01", 0),
+        serial_scan("DC2", sku, serial, "B-07-02", 30),
+    ];
+    env.produce_to(&events, |_| None);
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(env.config(dir.path()));
+    wait_for_subtype(&env, &running, "SERIAL_TWO_SITES");
+    let handle = running.stop();
+
+    let dead: std::collections::BTreeMap<String, _> = env
+        .read_output(invex_runtime::Output::Dlq)
+        .into_iter()
+        .map(|d| (d.header("invex.dlq.error.class"), d))
+        .collect();
+    assert_eq!(dead.keys().collect::<Vec<_>>(), ["DESERIALIZATION", "VALIDATION"]);
+    assert_eq!(dead["DESERIALIZATION"].header("invex.dlq.topic"), sightings);
+    assert_eq!(dead["VALIDATION"].key.as_deref(), Some(&b"acme|DC1|SKU-X"[..]), "original key");
+    assert_eq!(handle.metrics.dlq.with_label_values(&["VALIDATION"]).get(), 1);
+}
