@@ -9,6 +9,8 @@ use invex_model::{
     CanonicalEvent, EpcisAction, EventHeader, ExceptionRecord, ScanEvent, ScanResult, SourceSystem,
 };
 
+use invex_runtime::ProcessorHandle;
+
 use crate::support::{Cluster, Running};
 
 /// A scan of `serial` of `sku` at `site`, location `location`, `minutes` into the day.
@@ -86,13 +88,16 @@ fn wait_for_subtype(env: &Cluster, running: &Running, subtype: &str) -> Vec<Exce
     }
 }
 
-#[test]
-fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_later_items_task() {
-    let env = Cluster::mock(4);
-    let (sku, serial) = ("SKU-CROSS-7", "SN-0042");
+/// The SKU and serial the tests scan at two sites.
+const SKU: &str = "SKU-CROSS-7";
+const SERIAL: &str = "SN-0042";
+
+/// Scans [`SERIAL`] at DC1 and, 30 minutes later, at DC2; runs a processor until the
+/// cross-site exception is visible and stops it. Returns the exceptions read then.
+fn scan_one_serial_at_two_sites(env: &Cluster) -> (Vec<ExceptionRecord>, ProcessorHandle) {
     let events = [
-        serial_scan("DC1", sku, serial, "A-01-01", 0),
-        serial_scan("DC2", sku, serial, "B-07-02", 30),
+        serial_scan("DC1", SKU, SERIAL, "A-01-01", 0),
+        serial_scan("DC2", SKU, SERIAL, "B-07-02", 30),
     ];
     // librdkafka's default partitioner, the one the processor's own producer uses for the
     // repartition topics (a deployment's producers must agree on it: see the README on
@@ -100,8 +105,15 @@ fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_late
     env.produce_to(&events, |_| None);
     let dir = tempfile::tempdir().unwrap();
     let running = Running::start(env.config(dir.path()));
-    let exceptions = wait_for_subtype(&env, &running, "SERIAL_TWO_SITES");
-    let handle = running.stop();
+    let exceptions = wait_for_subtype(env, &running, "SERIAL_TWO_SITES");
+    (exceptions, running.stop())
+}
+
+#[test]
+fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_later_items_task() {
+    let env = Cluster::mock(4);
+    let (exceptions, handle) = scan_one_serial_at_two_sites(&env);
+    let (sku, serial) = (SKU, SERIAL);
 
     let partitions = env.scan_partitions();
     let of = |site: &str| partitions.iter().find(|(k, _)| k.contains(site)).map(|(_, p)| *p);
@@ -134,16 +146,7 @@ fn bad_records_on_a_repartition_topic_are_dead_lettered_and_the_next_ones_still_
     let misplaced = br#"{"kind":"sighting","tenant_id":"acme","site_id":"DC1","sku":"SKU-X",
         "serial":"SN-1","location_id":"A-01","event_time":0,"event_id":"e-1","consumed":false}"#;
     env.produce_raw(&sightings, 0, b"acme|DC1|SKU-X", misplaced);
-    let (sku, serial) = ("SKU-CROSS-7", "SN-0042");
-    let events = [
-        serial_scan("DC1", sku, serial, "A-01-01", 0),
-        serial_scan("DC2", sku, serial, "B-07-02", 30),
-    ];
-    env.produce_to(&events, |_| None);
-    let dir = tempfile::tempdir().unwrap();
-    let running = Running::start(env.config(dir.path()));
-    wait_for_subtype(&env, &running, "SERIAL_TWO_SITES");
-    let handle = running.stop();
+    let (_, handle) = scan_one_serial_at_two_sites(&env);
 
     let dead: std::collections::BTreeMap<String, _> = env
         .read_output(invex_runtime::Output::Dlq)

@@ -104,7 +104,7 @@ pub(super) fn sighting(
 pub(super) fn on_sighting(ctx: &mut Ctx<'_>, s: &SerialSighting) -> Result<(), DetectError> {
     let key = Key::new().str(&s.tenant_id).str(&s.sku).str(&s.serial).into_bytes();
     let incoming = Latest::of(s);
-    let Some(stored) = ctx.get(XSITE, &key)? else {
+    let Some(mut stored) = ctx.get(XSITE, &key)? else {
         return ctx.put(XSITE, &key, &incoming);
     };
     if stored.applied.contains(&s.event_id) {
@@ -115,7 +115,7 @@ pub(super) fn on_sighting(ctx: &mut Ctx<'_>, s: &SerialSighting) -> Result<(), D
     if earlier.site != later.site && !earlier.consumed {
         ctx.repartition(Repartitioned::Finding(two_sites(s, earlier, later)));
     }
-    let mut applied = stored.applied.clone();
+    let mut applied = std::mem::take(&mut stored.applied);
     applied.push(s.event_id.clone());
     let forgotten = applied.len().saturating_sub(APPLIED);
     applied.drain(..forgotten);
