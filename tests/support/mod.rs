@@ -110,6 +110,7 @@ impl Cluster {
 
     /// Every record of `output`, read with read_committed from the beginning to the end.
     pub(crate) fn read_output(&self, output: Output) -> Vec<Record> {
+        self.assert_mock_kept_everything();
         self.read_topic(&self.topics.output(output))
     }
 
