@@ -21,6 +21,8 @@ use clap::{Parser, Subcommand};
 
 /// jemalloc instead of glibc's allocator: the hot path allocates small buffers for every state
 /// read and decoded value, and RocksDB recommends jemalloc for its block cache and memtables.
+/// The workspace enables `unprefixed_malloc_on_supported_platforms`, so jemalloc also serves
+/// RocksDB's and librdkafka's own `malloc` calls (benches/README.md, "Allocator").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
