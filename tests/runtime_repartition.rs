@@ -113,7 +113,6 @@ fn scan_one_serial_at_two_sites(env: &Cluster) -> (Vec<ExceptionRecord>, Process
 fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_later_items_task() {
     let env = Cluster::mock(4);
     let (exceptions, handle) = scan_one_serial_at_two_sites(&env);
-    let (sku, serial) = (SKU, SERIAL);
 
     let partitions = env.scan_partitions();
     let of = |site: &str| partitions.iter().find(|(k, _)| k.contains(site)).map(|(_, p)| *p);
@@ -123,16 +122,16 @@ fn a_serial_seen_at_two_sites_is_found_by_its_serial_task_and_opened_by_the_late
     assert_eq!(cross.len(), 1, "one exception version: {cross:#?}");
     let exception = cross[0];
     assert_eq!(exception.site_id, "DC2", "the later sighting's site owns it");
-    assert_eq!(exception.sku, sku);
-    assert!(exception.subject.contains(serial), "subject {}", exception.subject);
+    assert_eq!(exception.sku, SKU);
+    assert!(exception.subject.contains(SERIAL), "subject {}", exception.subject);
 
     let sightings = env.read_topic(&env.topics.repartition(RepartitionTopic::SerialSightings));
     let findings = env.read_topic(&env.topics.repartition(RepartitionTopic::SerialFindings));
     assert_eq!(sightings.len(), 2, "one sighting per scan");
-    let serial_key = format!("acme|{sku}|{serial}");
+    let serial_key = format!("acme|{SKU}|{SERIAL}");
     assert!(sightings.iter().all(|r| r.key.as_deref() == Some(serial_key.as_bytes())));
     assert_eq!(findings.len(), 1, "one finding");
-    assert_eq!(findings[0].key.as_deref(), Some(format!("acme|DC2|{sku}").as_bytes()));
+    assert_eq!(findings[0].key.as_deref(), Some(format!("acme|DC2|{SKU}").as_bytes()));
     assert_eq!(Some(findings[0].partition), of("DC2"), "the finding reaches DC2's item task");
     let repartitioned = handle.metrics.outputs.with_label_values(&["repartition"]).get();
     assert_eq!(repartitioned, 3, "two sightings and one finding produced");

@@ -112,7 +112,7 @@ impl Cluster {
     pub(crate) fn read_output(&self, output: Output) -> Vec<Record> {
         let name = self.topics.output(output);
         let inputs = self.topics.inputs().iter().map(|(_, topic)| topic.as_str());
-        self.assert_mock_kept_everything(inputs.chain([name.as_str()]));
+        self.assert_mock_kept(inputs.chain([name.as_str()]));
         self.read_topic(&name)
     }
 
@@ -123,7 +123,7 @@ impl Cluster {
     /// compared are checked: a changelog losing its head loses records its keys' later records
     /// replace, and the restore tests assert their own outcome. A real broker is not checked:
     /// its retention is the deployment's setting.
-    pub(crate) fn assert_mock_kept_everything<'a>(&self, topics: impl Iterator<Item = &'a str>) {
+    fn assert_mock_kept<'a>(&self, topics: impl Iterator<Item = &'a str>) {
         if self._mock.is_none() {
             return;
         }
