@@ -26,6 +26,7 @@ use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::{Guarantee, RuntimeConfig};
+use crate::delivery::flush_producer;
 use crate::error::RuntimeError;
 use crate::fencing::FencingBudget;
 use crate::logic::{OutputBuffer, Rejected, Step, TaskLogic, Verdict};
@@ -364,7 +365,8 @@ impl<L: TaskLogic> Core<L> {
                 )
                 .map_err(Failure::Stop)?;
         }
-        self.sink.producer.flush(TXN_TIMEOUT).map_err(|e| Failure::Abort(format!("flush: {e}")))?;
+        flush_producer(&self.sink.producer, TXN_TIMEOUT)
+            .map_err(|e| Failure::Abort(format!("flush: {e}")))?;
         let delivered = self.sink.producer.context().take();
         if let Some(e) = delivered.failure {
             return Err(Failure::Abort(format!("delivery failed: {e}")));

@@ -48,6 +48,7 @@ mod topics;
 pub use codec::{Codec, CodecError};
 pub use config::{ConfigErrors, Guarantee, LateRecords, RuntimeConfig, SchemaSource};
 pub use core::{Clock, system_clock};
+pub use delivery::flush_producer;
 pub use error::RuntimeError;
 pub use http::serve_admin;
 pub use kind::{KpiConfig, NormalizeConfig, ProcessorKind};

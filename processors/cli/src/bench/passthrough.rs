@@ -124,7 +124,8 @@ fn commit(
         producer.commit_transaction(timeout).map_err(kafka("commit"))?;
         producer.begin_transaction().map_err(kafka("begin"))
     } else {
-        producer.flush(timeout).map_err(kafka("flush"))?;
+        // The same flush as invex's at-least-once commit, so neither pays rdkafka's 100 ms slices.
+        invex_runtime::flush_producer(producer, timeout).map_err(kafka("flush"))?;
         consumer.commit(&tpl, CommitMode::Sync).map_err(kafka("commit"))
     }
 }
