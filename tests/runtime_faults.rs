@@ -22,6 +22,12 @@ impl Running {
     /// Waits until at least `records` input records were processed and committed (the
     /// processor idles a commit interval after its last record).
     pub(crate) fn wait_for(&self, records: u64) {
+        self.wait_processed(records);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    /// Waits until at least `records` input records were processed, committed or not.
+    pub(crate) fn wait_processed(&self, records: u64) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.handle.metrics.records_in.get() < records {
             assert!(
@@ -32,7 +38,6 @@ impl Running {
             assert!(!self.thread.is_finished(), "the processor stopped early");
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

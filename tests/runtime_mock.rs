@@ -164,8 +164,13 @@ fn a_stopped_instance_and_a_fresh_one_produce_exactly_the_uninterrupted_outputs(
     let events = sim_events(21, 300, 4);
     env.produce(&events);
     let first = tempfile::tempdir().unwrap();
-    let running = Running::start(env.config(first.path()));
-    running.wait_for(events.len() as u64 / 2);
+    let mut cfg = env.config(first.path());
+    // Small batches, stopped as soon as half the input is processed: the stop is seen between
+    // two batches while input remains. (With the default batch of 5,000 and half a second to
+    // commit first, the instance read the whole input before it saw the stop.)
+    cfg.max_batch_records = 50;
+    let running = Running::start(cfg);
+    running.wait_processed(events.len() as u64 / 2);
     let done = running.stop().metrics.records_in.get();
     assert!(done < events.len() as u64, "the first instance must stop mid-stream");
 
