@@ -22,7 +22,7 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 /// millisecond of its timeout (it rounds the time left down to whole milliseconds and polls
 /// with 0 once under one), which with 1 ms slices made most of a flush's wait a spin:
 /// `clock_gettime` took 10 % of an exactly-once instance's samples under `perf record`.
-const FLUSH_SLICE: Duration = Duration::from_millis(5);
+pub(crate) const FLUSH_SLICE: Duration = Duration::from_millis(5);
 
 /// Sends everything queued now and serves delivery reports until every record sent so far is
 /// delivered or failed; a timeout after `timeout`.

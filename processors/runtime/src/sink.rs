@@ -11,8 +11,6 @@
 //! Dead letters keep the original key as record key and repeat their metadata as
 //! `invex.dlq.*` headers for tools that never decode values.
 
-use std::time::Duration;
-
 use invex_model::{DlqEnvelope, ErrorClass};
 use invex_state::ChangelogRecord;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -20,7 +18,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord};
 
 use crate::codec::Codec;
-use crate::delivery::DeliveryTracker;
+use crate::delivery::{DeliveryTracker, FLUSH_SLICE};
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
 use crate::topics::{Output, Topics};
@@ -103,7 +101,9 @@ impl Sink {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
-                    self.producer.poll(Duration::from_millis(50));
+                    // One flush slice: rdkafka's `poll` waits out its whole timeout, so a
+                    // longer one would stall here after the queue has room again.
+                    self.producer.poll(FLUSH_SLICE);
                 }
                 Err((e, _)) => return Err(RuntimeError::kafka(format!("producing to {topic}"), e)),
             }
