@@ -1,12 +1,10 @@
 //! The producer's delivery bookkeeping.
 //!
 //! Every record is sent with a small opaque tag: 0 for outputs, `k + 1` for the changelog of
-//! store `k`. Delivery reports arrive while the producer is polled (during `flush`), and record
-//! the highest offset per (store, partition) — the changelog checkpoint the task store commits
-//! together with its data — and the first delivery failure, which fails the commit.
-//!
-//! [`flush_producer`] replaces rdkafka's `flush` on every path that waits for deliveries once
-//! per commit: see its documentation for why.
+//! store `k`. Delivery reports arrive while the producer is polled (during [`flush_producer`],
+//! which every commit calls instead of rdkafka's `flush`: see its documentation for why), and
+//! record the highest offset per (store, partition) — the changelog checkpoint the task store
+//! commits together with its data — and the first delivery failure, which fails the commit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -31,7 +29,7 @@ pub(crate) const FLUSH_SLICE: Duration = Duration::from_millis(5);
 /// its timeout has passed, not when a report arrives: every flush with a record in flight took
 /// 100 ms or a multiple of it. Once per commit, that was most of an exactly-once commit and of
 /// the latency it adds (the bench measured flushes of exactly 100, 200 or 300 ms, whether 4 or
-/// 7,000 records were in flight). Here the slices are [`FLUSH_SLICE`]: each round calls
+/// 7,000 records were in flight). Here the slices are `FLUSH_SLICE` (5 ms): each round calls
 /// librdkafka's flush without waiting, which wakes the broker threads to send what is queued,
 /// then serves reports for one slice.
 pub fn flush_producer<C: ProducerContext>(
