@@ -1,5 +1,6 @@
 //! invex integration tests: one binary whose module list is the table of contents.
 //!
+//! - `detector_selection`: each detector selected alone decides as among all of them;
 //! - `policy_change`: a restart with a new policy keeps the state and applies the new values;
 //! - `runtime_mock`: the detect processor on librdkafka's in-process mock cluster
 //!   (equivalence with the test driver, aborted transactions, stop and restore);
@@ -15,6 +16,7 @@
 //! Detector scenarios (`tests/scenarios/`) run in the invex-detect crate's own tests, which
 //! need no broker and build in seconds.
 
+mod detector_selection;
 mod policy_change;
 mod runtime_faults;
 mod runtime_kpi;

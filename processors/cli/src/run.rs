@@ -78,7 +78,7 @@ fn processor(kind: ProcessorKind, cfg: RuntimeConfig) -> Result<Processor, Failu
     match kind {
         ProcessorKind::Detect => {
             let policy = load_policy(cfg.policy_file.as_deref())?;
-            tracing::info!(policy = policy.version(), "policy loaded");
+            tracing::info!(policy = policy.version(), detectors = %cfg.detectors, "policy loaded");
             Ok(Processor::new(cfg, policy)?)
         }
         ProcessorKind::Normalize => {

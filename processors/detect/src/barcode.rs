@@ -38,7 +38,7 @@ use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
 use crate::expiry::{StoreTtl, Ttl};
 use crate::key::Key;
 use crate::policy::{BarcodeMismatchPolicy, Scope};
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 /// No-read times (and event ids) per item and location. TTL 7 days: nothing deletes a key,
 /// and the rule looks back at most the window (at most a day by policy validation) plus a day
@@ -54,13 +54,8 @@ const RULE_UNKNOWN: &str = "BM-002";
 const RULE_NO_READ: &str = "BM-003";
 const TYPE: ExceptionType = ExceptionType::BarcodeMismatch;
 
-const STORES: [StoreName; 5] = [
-    NO_READ.name(),
-    crate::master::STORES[0],
-    cycle_count::STORES[0],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 6] =
+    join(&[&[NO_READ.name(), cycle_count::STORES[0]], &crate::governance::GOVERNED]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 1] = [NO_READ.spec()];

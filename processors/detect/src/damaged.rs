@@ -43,7 +43,7 @@ use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Finding, SubjectRef};
 use crate::policy::{DamagedGoodsPolicy, Scope};
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 const RULE_RECEIVING: &str = "DG-001";
 const RULE_WAREHOUSE: &str = "DG-002";
@@ -51,8 +51,7 @@ const TYPE: ExceptionType = ExceptionType::DamagedGoods;
 /// The CBV disposition that marks damaged objects.
 const DAMAGED: &str = "damaged";
 
-const STORES: [StoreName; 3] =
-    [cycle_count::STORES[0], exceptions::STORES[0], exceptions::STORES[1]];
+const STORES: [StoreName; 5] = join(&[&[cycle_count::STORES[0]], &crate::governance::GOVERNED]);
 
 /// The damaged-goods detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

@@ -171,12 +171,26 @@ pub struct Ctx<'a> {
     out: &'a mut Outputs,
     policy: &'a Policy,
     times: Times,
-    owner: &'static str,
+    owner: Owner,
+}
+
+/// The detector a [`Ctx`] serves: its name (which owns the timers it schedules) and the
+/// stores it declares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owner {
+    pub(crate) name: &'static str,
+    pub(crate) stores: &'static [StoreName],
+}
+
+impl Owner {
+    pub(crate) fn of(detector: &dyn Detector) -> Self {
+        Self { name: detector.name(), stores: detector.stores() }
+    }
 }
 
 impl fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ctx").field("times", &self.times).field("owner", &self.owner).finish()
+        f.debug_struct("Ctx").field("times", &self.times).field("owner", &self.owner.name).finish()
     }
 }
 
@@ -187,9 +201,21 @@ impl<'a> Ctx<'a> {
         out: &'a mut Outputs,
         policy: &'a Policy,
         times: Times,
-        owner: &'static str,
+        owner: Owner,
     ) -> Self {
         Self { store, timers, out, policy, times, owner }
+    }
+
+    /// Holds every detector to the stores it declares in [`Detector::stores`]: the engine
+    /// derives from them which detectors a selection needs (see the engine's `selection`
+    /// module), so an undeclared read would make a selected detector decide on state nobody
+    /// writes. Checked in debug builds, where every test runs.
+    fn declared(&self, store: StoreName) {
+        debug_assert!(
+            self.owner.stores.contains(&store),
+            "detector {} uses store {store}, which its Detector::stores does not declare",
+            self.owner.name
+        );
     }
 
     /// Event, stream and wall-clock time of this call.
@@ -209,6 +235,7 @@ impl<'a> Ctx<'a> {
         table: Table<T>,
         key: &[u8],
     ) -> Result<Option<T>, DetectError> {
+        self.declared(table.name);
         let Some(bytes) = self.store.get(table.name, key)? else { return Ok(None) };
         match expiry::live(table.ttl, &bytes, self.times.stream_time) {
             Some(codec) => decode(table.name, key, codec).map(Some),
@@ -223,6 +250,7 @@ impl<'a> Ctx<'a> {
         key: &[u8],
         value: &T,
     ) -> Result<(), DetectError> {
+        self.declared(table.name);
         let bytes = match table.ttl {
             Some(_) => {
                 encode_after(&expiry::stamp(self.times.stream_time), table.name, key, value)?
@@ -234,6 +262,7 @@ impl<'a> Ctx<'a> {
 
     /// Removes `key`.
     pub fn delete<T>(&mut self, table: Table<T>, key: &[u8]) -> Result<(), DetectError> {
+        self.declared(table.name);
         Ok(self.store.delete(table.name, key)?)
     }
 
@@ -244,6 +273,7 @@ impl<'a> Ctx<'a> {
         table: Table<T>,
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, T)>, DetectError> {
+        self.declared(table.name);
         let mut out = Vec::new();
         let mut failure = None;
         let now = self.times.stream_time;
@@ -267,12 +297,12 @@ impl<'a> Ctx<'a> {
 
     /// Schedules a timer; scheduling the same (kind, due, key) twice keeps one.
     pub fn schedule(&mut self, kind: TimerKind, due: i64, key: &[u8]) -> Result<(), DetectError> {
-        Ok(self.timers.schedule(self.store, kind, due, self.owner, key)?)
+        Ok(self.timers.schedule(self.store, kind, due, self.owner.name, key)?)
     }
 
     /// Cancels a timer scheduled with the same (kind, due, key); no error if it already fired.
     pub fn cancel(&mut self, kind: TimerKind, due: i64, key: &[u8]) -> Result<(), DetectError> {
-        Ok(self.timers.cancel(self.store, kind, due, self.owner, key)?)
+        Ok(self.timers.cancel(self.store, kind, due, self.owner.name, key)?)
     }
 
     /// Schedules a timer that `owner` (another detector) handles: the lifecycle governance

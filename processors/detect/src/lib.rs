@@ -89,7 +89,7 @@ mod sync;
 pub mod testkit;
 
 pub use detector::{Ctx, Detector, FiredTimer, Table, TimerKind, Times};
-pub use engine::Engine;
+pub use engine::{Engine, Selection, UnknownDetector};
 pub use error::DetectError;
 pub use expiry::{StoreTtl, Ttl};
 pub use kpi::{

@@ -40,7 +40,7 @@ use crate::error::DetectError;
 use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
 use crate::key::{Key, KeyReader};
 use crate::policy::Scope;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 /// Rule: the book is below zero.
 const RULE_NEGATIVE: &str = "NOH-001";
@@ -50,13 +50,10 @@ const TYPE: ExceptionType = ExceptionType::NegativeOnHand;
 /// Timer tag: check a book.
 const CHECK: u8 = b'C';
 
-const STORES: [StoreName; 5] = [
-    cycle_count::STORES[0],
-    cycle_count::STORES[1],
-    cycle_count::STORES[2],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 7] = join(&[
+    &[cycle_count::STORES[0], cycle_count::STORES[1], cycle_count::STORES[2]],
+    &crate::governance::GOVERNED,
+]);
 
 /// The negative-on-hand detector; its parameters come from the policy.
 #[derive(Debug, Clone, Copy, Default)]

@@ -27,6 +27,23 @@ impl StoreName {
     }
 }
 
+/// Concatenates store-name lists at compile time; `N` must be their total length (a wrong `N`
+/// fails the build, or leaves empty names that the engine's store test rejects).
+pub(crate) const fn join<const N: usize>(parts: &[&[StoreName]]) -> [StoreName; N] {
+    let mut out = [StoreName(""); N];
+    let (mut i, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut j = 0;
+        while j < parts[p].len() {
+            out[i] = parts[p][j];
+            i += 1;
+            j += 1;
+        }
+        p += 1;
+    }
+    out
+}
+
 impl fmt::Display for StoreName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)

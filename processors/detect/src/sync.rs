@@ -54,7 +54,7 @@ use crate::exceptions::{self, ActionPlan, Cleared, Finding, SubjectRef};
 use crate::expiry::{StoreTtl, Ttl};
 use crate::key::Key;
 use crate::policy::{Scope, SyncFailurePolicy};
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 /// Integration messages by id. TTL 30 days: nothing deletes a message; its acknowledgement
 /// deadline is at most 7 days after it was sent and the settle window at most 7 days (policy
@@ -70,14 +70,10 @@ const RULE_CLEARED: &str = "SF-003";
 const TYPE: ExceptionType = ExceptionType::SyncFailure;
 const MINUTE_MS: i64 = 60_000;
 
-const STORES: [StoreName; 6] = [
-    MSG.name(),
-    cycle_count::STORES[0],
-    cycle_count::STORES[1],
-    cycle_count::STORES[2],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 8] = join(&[
+    &[MSG.name(), cycle_count::STORES[0], cycle_count::STORES[1], cycle_count::STORES[2]],
+    &crate::governance::GOVERNED,
+]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 1] = [MSG.spec()];

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use invex_detect::Selection;
 use serde::Deserialize;
 
 use crate::kind::{
@@ -65,6 +66,14 @@ struct RawConfig {
     normalize: RawNormalize,
     #[serde(default)]
     kpi: RawKpi,
+    #[serde(default)]
+    detect: RawDetect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDetect {
+    detectors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +213,9 @@ pub struct RuntimeConfig {
     pub normalize: NormalizeConfig,
     /// Settings of the kpi processor (`[kpi]`).
     pub kpi: KpiConfig,
+    /// The detectors the detect processor runs (`detect.detectors`, default all), closed under
+    /// what they read (see `invex_detect::Selection`).
+    pub detectors: Selection,
 }
 
 /// Every problem found in a configuration, each with its key path.
@@ -275,6 +287,7 @@ impl RuntimeConfig {
             actions_json: false,
             normalize: NormalizeConfig::default(),
             kpi: KpiConfig::default(),
+            detectors: Selection::all(),
         }
     }
 
@@ -309,6 +322,7 @@ impl RuntimeConfig {
         line(&mut out, "normalize.sources_dir", &format!("{:?}", self.normalize.sources_dir));
         line(&mut out, "normalize.dedupe_ttl_ms", &self.normalize.dedupe_ttl.as_millis());
         line(&mut out, "kpi.grace_ms", &self.kpi.grace.as_millis());
+        line(&mut out, "detect.detectors", &format!("[{}]", self.detectors));
         out
     }
 }
@@ -465,6 +479,7 @@ fn validate(processor: ProcessorKind, raw: RawConfig) -> Result<RuntimeConfig, C
             "normalize.dedupe_ttl_ms: {dedupe_ttl_ms} must be at least 1 and fit a signed 64-bit number"
         ));
     }
+    let detectors = detectors(raw.detect.detectors, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -500,6 +515,21 @@ fn validate(processor: ProcessorKind, raw: RawConfig) -> Result<RuntimeConfig, C
         kpi: KpiConfig {
             grace: Duration::from_millis(raw.kpi.grace_ms.unwrap_or(DEFAULT_KPI_GRACE_MS)),
         },
+        detectors,
+    })
+}
+
+/// The selection `detect.detectors` names (every detector when unset).
+fn detectors(names: Option<Vec<String>>, errors: &mut Vec<String>) -> Selection {
+    let Some(names) = names else { return Selection::all() };
+    if names.is_empty() {
+        errors
+            .push("detect.detectors: name at least one detector, or leave it unset for all".into());
+        return Selection::all();
+    }
+    Selection::of(&names).unwrap_or_else(|e| {
+        errors.push(format!("detect.detectors: {e}"));
+        Selection::all()
     })
 }
 
@@ -560,6 +590,8 @@ mod tests {
             registry_url = "ftp://x"
             [admin]
             listen = "nowhere"
+            [detect]
+            detectors = ["cycle_count", "cyclecount"]
         "#;
         let errors = RuntimeConfig::load(text, Vec::new()).unwrap_err().0;
         let joined = errors.join("\n");
@@ -572,10 +604,26 @@ mod tests {
             "schema.registry_url",
             "admin.listen",
             "application.shutdown_timeout_ms",
+            "detect.detectors: unknown detector \"cyclecount\"",
         ] {
             assert!(joined.contains(path), "missing {path} in {joined}");
         }
-        assert_eq!(errors.len(), 8);
+        assert_eq!(errors.len(), 9);
+    }
+
+    #[test]
+    fn a_selection_of_detectors_brings_in_what_they_read() {
+        let text = "[kafka]\nbootstrap_servers = \"b:9092\"\n";
+        let all = RuntimeConfig::load(text, Vec::new()).unwrap();
+        assert!(all.detectors.is_all());
+        let chosen = env(&[("INVEX_DETECT__DETECTORS", r#"["damaged_goods"]"#)]);
+        let cfg = RuntimeConfig::load(text, chosen).unwrap();
+        let names: Vec<&str> = cfg.detectors.names().collect();
+        assert_eq!(names[0], "cycle_count", "every rule reads the cycle-count item facts");
+        assert!(names.contains(&"damaged_goods") && !names.contains(&"barcode_mismatch"));
+        assert!(cfg.redacted().contains("detect.detectors = [cycle_count, "));
+        let empty = RuntimeConfig::load(&format!("{text}[detect]\ndetectors = []\n"), Vec::new());
+        assert!(empty.unwrap_err().0[0].starts_with("detect.detectors: name at least one"));
     }
 
     #[test]

@@ -37,7 +37,11 @@ use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, Movement
 pub(crate) use self::state::{ExceptionState, SPECS, STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
+
+/// What the detector reads and writes: its own stores and those of the lifecycle.
+const DECLARED: [StoreName; STORES.len() + crate::governance::GOVERNED.len()] =
+    join(&[&STORES, &crate::governance::GOVERNED]);
 
 /// The cycle-count discrepancy detector.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +53,7 @@ impl Detector for CycleCount {
     }
 
     fn stores(&self) -> &'static [StoreName] {
-        &STORES
+        &DECLARED
     }
 
     fn validate(&self, event: &CanonicalEvent, ctx: &Ctx<'_>) -> Result<(), DetectError> {

@@ -35,15 +35,12 @@ use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
 use crate::expiry::StoreTtl;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
-const STORES: [StoreName; 5] = [
-    LINE.name(),
-    ALLOC.name(),
-    crate::cycle_count::STORES[0],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 7] = join(&[
+    &[LINE.name(), ALLOC.name(), crate::cycle_count::STORES[0]],
+    &crate::governance::GOVERNED,
+]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 2] = [LINE.spec(), ALLOC.spec()];

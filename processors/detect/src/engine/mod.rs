@@ -20,6 +20,7 @@
 
 mod dedupe;
 mod repartition;
+mod selection;
 pub(crate) mod timers;
 
 use std::fmt;
@@ -27,29 +28,21 @@ use std::sync::Arc;
 
 use invex_model::CanonicalEvent;
 
-use crate::allocation::{self, AllocationConflict};
-use crate::barcode::{self, BarcodeMismatch};
-use crate::cycle_count::{self, CycleCount};
-use crate::damaged::DamagedGoods;
-use crate::detector::{Ctx, Detector, FiredTimer, TimerKind, Times};
-use crate::duplicate_pick::{self, DuplicatePick};
+use crate::detector::{Ctx, Detector, FiredTimer, Owner, TimerKind, Times};
 use crate::error::DetectError;
-use crate::exceptions::{self, Cases};
-use crate::expired::{self, ExpiredInventory};
 use crate::expiry::{self, StoreTtl};
 use crate::key::decode_time;
-use crate::lots::{self, LotSerial};
-use crate::master::{self, Master};
-use crate::negative_on_hand::NegativeOnHand;
 use crate::output::{Outcome, Outputs};
 use crate::policy::Policy;
-use crate::putaway::{self, PutawayFailure};
-use crate::receiving::{self, ReceivingVariance};
 use crate::store::{Store, StoreName};
-use crate::sync::{self, SyncFailure};
+use crate::{
+    allocation, barcode, cycle_count, duplicate_pick, exceptions, expired, lots, master, putaway,
+    receiving, sync,
+};
 
 pub(crate) use self::dedupe::META;
 use self::dedupe::SEEN;
+pub use self::selection::{Selection, UnknownDetector};
 use self::timers::{TIMERS, Timers};
 
 /// Owner name of the engine's own timers (dedupe purges).
@@ -110,25 +103,15 @@ impl fmt::Debug for Engine {
 impl Engine {
     /// An engine running every built-in detector under `policy`.
     pub fn new(policy: Arc<Policy>) -> Self {
+        Self::with_selection(policy, &Selection::all())
+    }
+
+    /// An engine running the detectors of `selection` under `policy`; it keeps every store
+    /// (see the selection module).
+    pub fn with_selection(policy: Arc<Policy>, selection: &Selection) -> Self {
         Self {
             policy,
-            detectors: vec![
-                // Before the cycle-count rule: it compares a new ERP snapshot with the
-                // previous one, which the cycle-count ledger replaces.
-                Box::new(SyncFailure),
-                Box::new(CycleCount),
-                Box::new(Master),
-                Box::new(Cases),
-                Box::new(NegativeOnHand),
-                Box::new(DuplicatePick),
-                Box::new(ReceivingVariance),
-                Box::new(PutawayFailure),
-                Box::new(DamagedGoods),
-                Box::new(ExpiredInventory),
-                Box::new(BarcodeMismatch),
-                Box::new(AllocationConflict),
-                Box::new(LotSerial),
-            ],
+            detectors: selection.build(),
             timers: Timers::default(),
             stream_time: None,
             loaded: false,
@@ -177,18 +160,20 @@ impl Engine {
         let stream_time = previous.map_or(header.event_time, |s| s.max(header.event_time));
         let times = Times { event_time: header.event_time, stream_time, wall_clock };
         for detector in &self.detectors {
-            let ctx = Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+            let ctx =
+                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
             if detector.is_repeat(event, &ctx)? {
                 return Ok(Outcome { duplicate: true, ..Outcome::default() });
             }
         }
         for detector in &self.detectors {
-            let ctx = Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+            let ctx =
+                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
             detector.validate(event, &ctx)?;
         }
         for detector in &mut self.detectors {
             let mut ctx =
-                Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
             detector.process(event, &mut ctx)?;
         }
         self.remember(store, &header.tenant_id, &header.event_id, stream_time)?;
@@ -277,8 +262,14 @@ impl Engine {
             let times = Times { event_time: due.timer.due, stream_time, wall_clock };
             // Timers of a detector that is no longer built in are dropped with it.
             if let Some(detector) = self.detectors.iter_mut().find(|d| d.name() == due.owner) {
-                let mut ctx =
-                    Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+                let mut ctx = Ctx::new(
+                    store,
+                    &mut self.timers,
+                    out,
+                    &self.policy,
+                    times,
+                    Owner::of(&**detector),
+                );
                 detector.on_timer(&due.timer, &mut ctx)?;
             }
         }

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use super::Engine;
-use crate::detector::{Ctx, Times};
+use crate::detector::{Ctx, Owner, Times};
 use crate::error::DetectError;
 use crate::output::{Outcome, Outputs};
 use crate::repartition::Repartitioned;
@@ -34,7 +34,7 @@ impl Engine {
         let times = Times { event_time, stream_time, wall_clock };
         for detector in &mut self.detectors {
             let mut ctx =
-                Ctx::new(store, &mut self.timers, out, &self.policy, times, detector.name());
+                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
             detector.on_repartitioned(record, &mut ctx)?;
         }
         Ok(Outcome::default().with_emitted(before, out))

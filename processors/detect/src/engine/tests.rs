@@ -78,6 +78,16 @@ fn detector_stores_are_declared() {
 }
 
 #[test]
+fn every_store_has_one_owner() {
+    let mut owned: Vec<StoreTtl> = selection::owned_stores().collect();
+    owned.extend([META, SEEN, TIMERS].map(StoreTtl::none));
+    owned.sort_by_key(|s| s.store);
+    let mut all = ALL_STORES.to_vec();
+    all.sort_by_key(|s| s.store);
+    assert_eq!(owned, all, "every store is owned by one built-in detector or by the engine");
+}
+
+#[test]
 fn duplicates_change_nothing() {
     let mut h = Harness::new();
     let first = h.process(&count("c1", 1_000, 5), 0).unwrap();

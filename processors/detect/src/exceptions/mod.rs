@@ -46,7 +46,7 @@ use crate::detector::{Ctx, Detector, FiredTimer, Table};
 use crate::error::DetectError;
 use crate::expiry::{self, StoreTtl};
 use crate::key::Key;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 /// Cases by id.
 pub(crate) const CASE: Table<Case> = Table::new(StoreName("exc.case"));
@@ -57,6 +57,10 @@ pub(crate) const OPEN: Table<String> = Table::new(StoreName("exc.open"));
 pub(crate) const SPECS: [StoreTtl; 2] = [CASE.spec(), OPEN.spec()];
 /// The names of [`SPECS`].
 pub(crate) const STORES: [StoreName; 2] = expiry::names(&SPECS);
+/// What [`Cases`] reads and writes: the cases of both homes (the cycle-count rule keeps its
+/// own) and the rest of the lifecycle's stores.
+const DECLARED: [StoreName; crate::cycle_count::STORES.len() + crate::governance::GOVERNED.len()] =
+    join(&[&crate::cycle_count::STORES, &crate::governance::GOVERNED]);
 
 /// Timer tag (in the timer key space of the detector that resolved a case): purge it.
 pub(crate) const PURGE: u8 = b'X';
@@ -72,7 +76,7 @@ impl Detector for Cases {
     }
 
     fn stores(&self) -> &'static [StoreName] {
-        &STORES
+        &DECLARED
     }
 
     fn process(

@@ -42,17 +42,13 @@ use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
 use crate::expiry::StoreTtl;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
-const STORES: [StoreName; 7] = [
-    LOT.name(),
-    crate::master::STORES[0],
-    crate::cycle_count::STORES[0],
-    crate::cycle_count::STORES[1],
-    crate::cycle_count::STORES[2],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 8] = join(&[
+    &[LOT.name()],
+    &[crate::cycle_count::STORES[0], crate::cycle_count::STORES[1], crate::cycle_count::STORES[2]],
+    &crate::governance::GOVERNED,
+]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 1] = [LOT.spec()];

@@ -1,7 +1,7 @@
 use super::purge::SWEEP_EVERY_MS;
 use super::*;
 use crate::codec::{STATE_FORMAT, encode};
-use crate::detector::{Ctx, Table, Times};
+use crate::detector::{Ctx, Owner, Table, Times};
 use crate::engine::timers::Timers;
 use crate::output::Outputs;
 use crate::policy::Policy;
@@ -19,7 +19,8 @@ fn with_ctx<R>(store: &mut MemStore, stream_time: i64, f: impl FnOnce(&mut Ctx<'
     let (mut timers, mut out, policy) =
         (Timers::default(), Outputs::default(), Policy::default_policy());
     let times = Times { event_time: stream_time, stream_time, wall_clock: 0 };
-    let mut ctx = Ctx::new(store, &mut timers, &mut out, &policy, times, "test");
+    let owner = Owner { name: "test", stores: &[NAME] };
+    let mut ctx = Ctx::new(store, &mut timers, &mut out, &policy, times, owner);
     f(&mut ctx)
 }
 

@@ -64,9 +64,21 @@ use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::exceptions::{self, Case};
 use crate::key::Key;
+use crate::store::StoreName;
 
 /// Rule: triage an opened exception.
 pub(crate) const RULE_TRIAGE: &str = "GOV-001";
+
+/// The stores an exception's lifecycle reads and writes on behalf of whichever detector opens
+/// or changes it (the shared cases, the item master the gate consults, the open allocations
+/// triage weighs). Every detector that raises exceptions declares them in its
+/// `Detector::stores`, so a selection of detectors brings in their owners.
+pub(crate) const GOVERNED: [StoreName; 4] = [
+    exceptions::STORES[0],
+    exceptions::STORES[1],
+    crate::master::STORES[0],
+    crate::allocation::OWN_STORES[0].store,
+];
 /// Rule: an SLA deadline passed.
 pub(crate) const RULE_SLA: &str = "GOV-002";
 /// Rule: a person's lifecycle decision (acknowledge, hold, release, resolve, cancel).

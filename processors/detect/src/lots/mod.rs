@@ -43,7 +43,7 @@ use crate::expiry::StoreTtl;
 use crate::key::Key;
 use crate::policy::{LotSerialPolicy, Scope};
 use crate::repartition::Repartitioned;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
 /// Expiry dates seen per lot. No TTL: a lot's horizon is its whole life in the building
 /// (shelf lives run to years), and a lot is written only when a new date is seen, so a TTL
@@ -53,16 +53,11 @@ const RULE_MISSING: &str = "LS-001";
 const RULE_EXPIRY: &str = "LS-002";
 const TYPE: ExceptionType = ExceptionType::LotSerialInconsistency;
 
-const STORES: [StoreName; 8] = [
-    LOTS.name(),
-    serial::SERIALS.name(),
-    serial::MOVED.name(),
-    cross_site::XSITE.name(),
-    crate::master::STORES[0],
-    cycle_count::STORES[0],
-    exceptions::STORES[0],
-    exceptions::STORES[1],
-];
+const STORES: [StoreName; 9] = join(&[
+    &[LOTS.name(), serial::SERIALS.name(), serial::MOVED.name(), cross_site::XSITE.name()],
+    &[cycle_count::STORES[0]],
+    &crate::governance::GOVERNED,
+]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 4] =

@@ -43,10 +43,10 @@ use crate::detector::{Ctx, Detector, FiredTimer};
 use crate::error::DetectError;
 use crate::exceptions;
 use crate::expiry::StoreTtl;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
-const STORES: [StoreName; 4] =
-    [DOCK.name(), crate::cycle_count::STORES[0], exceptions::STORES[0], exceptions::STORES[1]];
+const STORES: [StoreName; 6] =
+    join(&[&[DOCK.name(), crate::cycle_count::STORES[0]], &crate::governance::GOVERNED]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 1] = [DOCK.spec()];

@@ -48,10 +48,10 @@ use crate::exceptions;
 use crate::expiry::StoreTtl;
 use crate::key::{Key, KeyReader};
 use crate::policy::Scope;
-use crate::store::StoreName;
+use crate::store::{StoreName, join};
 
-const STORES: [StoreName; 4] =
-    [DOC.name(), crate::cycle_count::STORES[0], exceptions::STORES[0], exceptions::STORES[1]];
+const STORES: [StoreName; 6] =
+    join(&[&[DOC.name(), crate::cycle_count::STORES[0]], &crate::governance::GOVERNED]);
 
 /// This detector's own stores.
 pub(crate) const OWN_STORES: [StoreTtl; 1] = [DOC.spec()];

@@ -1,4 +1,5 @@
-//! The detect processor's logic: canonical events through every detector.
+//! The detect processor's logic: canonical events through the configured detectors
+//! (`detect.detectors`, every one by default).
 //!
 //! Inputs are the canonical topics (Avro, keyed `tenant|site|sku`); a record whose key is not
 //! the key of its value is refused, since it would sit in the wrong task. Outputs are
@@ -20,7 +21,9 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use invex_detect::{DetectError, Engine, Outputs, Policy, RepartitionTopic, Repartitioned};
+use invex_detect::{
+    DetectError, Engine, Outputs, Policy, RepartitionTopic, Repartitioned, Selection,
+};
 use invex_model::{ActionCommand, CanonicalEvent, CanonicalTopic, ErrorClass};
 use invex_state::TaskStore;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
@@ -59,6 +62,8 @@ enum Source {
 /// The detectors, their outputs' topics and the late-record rule.
 pub(crate) struct DetectLogic {
     policy: Arc<Policy>,
+    /// The detectors each task's engine runs.
+    detectors: Selection,
     stores: Vec<&'static str>,
     /// Input names: the canonical topics in [`CanonicalTopic::ALL`] order, then the
     /// repartition topics in [`RepartitionTopic::ALL`] order (ties in event time go to the
@@ -94,6 +99,7 @@ impl DetectLogic {
         let (sources, inputs) = canonical.chain(internal).map(|(s, n)| (s, n.clone())).unzip();
         Self {
             policy,
+            detectors: cfg.detectors.clone(),
             stores: Engine::store_names().iter().map(|s| s.as_str()).collect(),
             inputs,
             sources,
@@ -260,7 +266,7 @@ impl TaskLogic for DetectLogic {
     }
 
     fn new_task(&self) -> Engine {
-        Engine::new(Arc::clone(&self.policy))
+        Engine::with_selection(Arc::clone(&self.policy), &self.detectors)
     }
 
     fn decode(
