@@ -1,11 +1,10 @@
 //! Detector throughput on the realistic mix (`common/mix.rs`), in events per second.
 //!
 //! `detect/<store>/all` runs one task's engine (every detector, the default policy) over the
-//! whole mix; `detect/<store>/<detector>` runs it over only the topics that detector
-//! consumes (plus the item master every detector may consult). The engine builds every
-//! detector and invex-detect offers no way to build it with one, so a per-detector figure is
-//! "the engine over that detector's input", an upper bound on the detector's own cost: the
-//! other detectors that read the same topics run too.
+//! whole mix; `detect/<store>/<detector>` runs an engine of that detector alone (an
+//! `invex_detect::Selection`, so with the detectors it reads from: every rule reads the
+//! cycle-count item facts, every exception's lifecycle the item master and the allocation
+//! ledger) over only the topics that detector consumes, plus the item master.
 //!
 //! `<store>` is `mem` (the test driver's `MemStore`) or `rocksdb` (a real `TaskStore` in a
 //! temporary directory, with the runtime's overlay and commit every 1,000 events). Each
@@ -25,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use invex_detect::{Engine, MemStore, Policy};
+use invex_detect::{Engine, MemStore, Policy, Selection};
 use invex_model::{CanonicalEvent, CanonicalTopic as T};
 use invex_state::{DEFAULT_MEMORY_BUDGET_BYTES, SharedResources};
 
@@ -69,10 +68,21 @@ fn input_of(mix: &[CanonicalEvent], topics: &[T]) -> Vec<CanonicalEvent> {
     mix.iter().filter(|e| e.topic() == T::Item || topics.contains(&e.topic())).cloned().collect()
 }
 
+/// A named engine and its input.
+struct Workload {
+    name: &'static str,
+    selection: Selection,
+    events: Vec<CanonicalEvent>,
+}
+
 /// Every workload: `all` first, then one per detector.
-fn workloads(mix: &[CanonicalEvent]) -> Vec<(&'static str, Vec<CanonicalEvent>)> {
-    let mut out = vec![("all", mix.to_vec())];
-    out.extend(DETECTORS.iter().map(|(name, topics)| (*name, input_of(mix, topics))));
+fn workloads(mix: &[CanonicalEvent]) -> Vec<Workload> {
+    let mut out = vec![Workload { name: "all", selection: Selection::all(), events: mix.to_vec() }];
+    out.extend(DETECTORS.iter().map(|(name, topics)| Workload {
+        name,
+        selection: Selection::of(&[name]).expect("a built-in detector"),
+        events: input_of(mix, topics),
+    }));
     out
 }
 
@@ -80,14 +90,14 @@ fn workloads(mix: &[CanonicalEvent]) -> Vec<(&'static str, Vec<CanonicalEvent>)>
 fn time_runs<S: TaskState>(
     iters: u64,
     policy: &Arc<Policy>,
-    events: &[CanonicalEvent],
+    work: &Workload,
     mut fresh: impl FnMut() -> S,
 ) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         let mut state = fresh();
         let started = Instant::now();
-        black_box(task::run(policy, events, &mut state));
+        black_box(task::run(policy, &work.selection, &work.events, &mut state));
         total += started.elapsed();
         drop(state);
     }
@@ -98,20 +108,21 @@ fn mem_state() -> MemStore {
     MemStore::with_stores(Engine::store_names())
 }
 
-fn report(name: &str, events: &[CanonicalEvent], policy: &Arc<Policy>) {
+fn report(work: &Workload, policy: &Arc<Policy>) {
     let Tally { events, duplicates, rejected, exceptions, actions, audit } =
-        task::run(policy, events, &mut mem_state());
+        task::run(policy, &work.selection, &work.events, &mut mem_state());
     println!(
-        "workload {name}: {events} events, {duplicates} duplicates, {rejected} rejected, \
-         {exceptions} exception records, {actions} actions, {audit} audit records"
+        "workload {} ({}): {events} events, {duplicates} duplicates, {rejected} rejected, \
+         {exceptions} exception records, {actions} actions, {audit} audit records",
+        work.name, work.selection
     );
 }
 
 fn detectors(c: &mut Criterion) {
     let policy = Arc::new(Policy::default_policy());
     let workloads = workloads(&mix::shift());
-    for (name, events) in &workloads {
-        report(name, events, &policy);
+    for work in &workloads {
+        report(work, &policy);
     }
     let shared = SharedResources::new(DEFAULT_MEMORY_BUDGET_BYTES).expect("memory budget");
     let state_root = std::env::temp_dir();
@@ -119,13 +130,13 @@ fn detectors(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("detect/{}", backend.name()));
         group.sampling_mode(SamplingMode::Flat).sample_size(10);
         group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-        for (name, events) in &workloads {
-            group.throughput(Throughput::Elements(events.len() as u64));
-            group.bench_function(*name, |b| {
+        for work in &workloads {
+            group.throughput(Throughput::Elements(work.events.len() as u64));
+            group.bench_function(work.name, |b| {
                 b.iter_custom(|iters| match backend {
-                    Backend::Mem => time_runs(iters, &policy, events, mem_state),
+                    Backend::Mem => time_runs(iters, &policy, work, mem_state),
                     Backend::RocksDb => {
-                        time_runs(iters, &policy, events, || RocksTask::open(&shared, &state_root))
+                        time_runs(iters, &policy, work, || RocksTask::open(&shared, &state_root))
                     }
                 });
             });

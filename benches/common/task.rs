@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use invex_detect::{Engine, MemStore, Outputs, Policy, Store, StoreError, StoreName};
+use invex_detect::{Engine, MemStore, Outputs, Policy, Selection, Store, StoreError, StoreName};
 use invex_model::CanonicalEvent;
 use invex_state::{SharedResources, StoreConfig, TaskStore};
 
@@ -129,10 +129,11 @@ impl Tally {
 /// Runs a fresh engine over `events` on `state`.
 pub(crate) fn run(
     policy: &Arc<Policy>,
+    selection: &Selection,
     events: &[CanonicalEvent],
     state: &mut impl TaskState,
 ) -> Tally {
-    let mut engine = Engine::new(Arc::clone(policy));
+    let mut engine = Engine::with_selection(Arc::clone(policy), selection);
     let mut out = Outputs::default();
     let mut tally = Tally::default();
     for batch in events.chunks(COMMIT_EVERY) {

@@ -59,6 +59,26 @@ pub(crate) struct Input {
     pub(crate) ends: Ends,
 }
 
+/// Which detectors an invex run runs, and which input records it is credited with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// Every detector, credited with every input record.
+    All,
+    /// The cycle-count rule (and what it reads from: the item master, the exception lifecycle,
+    /// the allocation ledger), as the peer runs it. Credited with the records of the peer's
+    /// topics only: invex still reads the other canonical topics, so the ratio favours the peer.
+    CycleCount,
+}
+
+impl Rules {
+    fn detectors(self) -> &'static [&'static str] {
+        match self {
+            Self::All => &[],
+            Self::CycleCount => &["cycle_count"],
+        }
+    }
+}
+
 fn guarantee(exactly_once: bool) -> &'static str {
     if exactly_once { "exactly-once" } else { "at-least-once" }
 }
@@ -87,13 +107,13 @@ pub(crate) fn passthrough(
     result
 }
 
-/// invex instances, one per id of `instances`, in application `app` on `input`: measured until
-/// done, and left running (the caller stops or kills them).
+/// invex instances running `rules`, one per id of `instances`, in an application of their own
+/// on `input`: measured until done, and left running (the caller stops or kills them).
 pub(crate) fn invex(
     ctx: &Ctx,
     input: &Input,
     name: &str,
-    exactly_once: bool,
+    (exactly_once, rules): (bool, Rules),
     instances: &[&str],
 ) -> Result<(Throughput, Vec<Running>), BenchError> {
     let app = format!("{}invex-{}", input.prefix, slug(name));
@@ -109,10 +129,15 @@ pub(crate) fn invex(
             commit_ms: if exactly_once { EOS_COMMIT_MS } else { ALOS_COMMIT_MS },
             instance: (*id).to_owned(),
             state_dir: ctx.dir(&format!("state/{app}-{id}"))?,
+            detectors: rules.detectors(),
         };
         running.push(instance.spawn(&format!("{app}-{id}"), &ctx.dir("logs")?)?);
     }
-    let offsets = GroupOffsets::new(&ctx.bootstrap, &app, &input.ends)?;
+    let credited = match rules {
+        Rules::All => input.ends.clone(),
+        Rules::CycleCount => only(&input.ends, &input.prefix, &PEER_TOPICS),
+    };
+    let offsets = GroupOffsets::new(&ctx.bootstrap, &app, &credited)?;
     let mut procs: Vec<&mut Proc> = running.iter_mut().map(|r| &mut r.proc).collect();
     let throughput = measure(name, &mut procs, &offsets, ctx.broker, ctx.limit)?;
     Ok((throughput, running))

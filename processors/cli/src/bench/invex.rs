@@ -32,13 +32,19 @@ pub(crate) struct Instance {
     pub(crate) instance: String,
     /// RocksDB state directory.
     pub(crate) state_dir: PathBuf,
+    /// `detect.detectors`; empty: every detector.
+    pub(crate) detectors: &'static [&'static str],
 }
 
 impl Instance {
     /// The configuration file's text, with the admin port at `admin`.
     pub(crate) fn config_text(&self, admin: SocketAddr) -> String {
         let guarantee = if self.exactly_once { "exactly_once" } else { "at_least_once" };
-        format!(
+        let detect = match self.detectors {
+            [] => String::new(),
+            names => format!("\n[detect]\ndetectors = {names:?}\n"),
+        };
+        let main = format!(
             "[kafka]\nbootstrap_servers = {bootstrap:?}\nproperties = {{ \"session.timeout.ms\" = \
              \"6000\" }}\n\n[application]\nid = {app:?}\ntopic_prefix = {prefix:?}\nguarantee = \
              {guarantee:?}\ncommit_interval_ms = {commit}\ninstance_id = {instance:?}\n\n[state]\n\
@@ -51,7 +57,8 @@ impl Instance {
             commit = self.commit_ms,
             instance = self.instance,
             dir = self.state_dir.display().to_string(),
-        )
+        );
+        main + &detect
     }
 
     /// Writes the configuration into `dir` and starts `invex run` with JSON logs there.
@@ -181,9 +188,16 @@ mod tests {
             commit_ms: 1000,
             instance: "bench-0".into(),
             state_dir: "/tmp/x".into(),
+            detectors: &[],
         };
         let text = instance.config_text(SocketAddr::from(([127, 0, 0, 1], 9000)));
         let cfg = invex_runtime::RuntimeConfig::load(&text, Vec::new()).unwrap();
+        assert!(cfg.detectors.is_all());
+        let one = Instance { detectors: &["cycle_count"], ..instance };
+        let text = one.config_text(SocketAddr::from(([127, 0, 0, 1], 9000)));
+        let selected = invex_runtime::RuntimeConfig::load(&text, Vec::new()).unwrap().detectors;
+        assert_eq!(selected.names().next(), Some("cycle_count"));
+        assert!(!selected.is_all());
         assert_eq!(cfg.guarantee, invex_runtime::Guarantee::AtLeastOnce);
         assert_eq!(cfg.commit_interval, Duration::from_millis(1000));
         assert_eq!(cfg.topic_prefix, "b1.");

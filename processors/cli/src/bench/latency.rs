@@ -321,6 +321,7 @@ pub(crate) fn run(
         commit_ms,
         instance: "bench-0".into(),
         state_dir: ctx.dir(&format!("state/{app}"))?,
+        detectors: &[],
     };
     let logs = ctx.dir("logs")?;
     let mut invex = instance.spawn(&app, &logs)?;

@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
-use contenders::{Ctx, Input};
+use contenders::{Ctx, Input, Rules};
 use error::BenchError;
 use input::{SimSize, create_topics, preload, sim_events};
 use measure::Throughput;
-use report::{Machine, Report};
+use report::{CYCLE_COUNT_ALOS, CYCLE_COUNT_EOS, Machine, Report};
 
 /// Arguments of `invex bench`.
 #[derive(Debug, Args)]
@@ -173,7 +173,8 @@ fn harness(args: &BenchArgs) -> Result<(), BenchError> {
     write(args, &report)
 }
 
-/// The contenders on the main input, and recovery from invex exactly-once's state.
+/// The contenders on the main input, and recovery from invex exactly-once's state; with the
+/// peer, invex again running only what the peer runs (the cycle-count rule).
 fn throughput(
     ctx: &Ctx,
     main: &Input,
@@ -183,11 +184,12 @@ fn throughput(
     for exactly_once in [false, true] {
         note(contenders::passthrough(ctx, main, exactly_once)?, &mut report.throughput);
     }
-    let (alos, running) = contenders::invex(ctx, main, "invex at-least-once", false, &["bench-0"])?;
+    let (alos, running) =
+        contenders::invex(ctx, main, "invex at-least-once", (false, Rules::All), &["bench-0"])?;
     running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
     note(alos, &mut report.throughput);
     let (eos, mut running) =
-        contenders::invex(ctx, main, "invex exactly-once", true, &["bench-0"])?;
+        contenders::invex(ctx, main, "invex exactly-once", (true, Rules::All), &["bench-0"])?;
     note(eos.clone(), &mut report.throughput);
     let mut four = eos;
     four.name = format!("1 instance, {} partitions", main.partitions);
@@ -200,6 +202,17 @@ fn throughput(
     if let Some(peer) = peer {
         for exactly_once in [true, false] {
             note(contenders::peer(ctx, peer, main, exactly_once)?, &mut report.throughput);
+        }
+        for (exactly_once, name) in [(true, CYCLE_COUNT_EOS), (false, CYCLE_COUNT_ALOS)] {
+            let (t, running) = contenders::invex(
+                ctx,
+                main,
+                name,
+                (exactly_once, Rules::CycleCount),
+                &["bench-0"],
+            )?;
+            running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
+            note(t, &mut report.throughput);
         }
     }
     Ok(())
@@ -222,13 +235,14 @@ fn scaling(
     for partitions in [1, 2] {
         let input = load(ctx, &format!("p{partitions}"), partitions, events)?;
         let name = format!("1 instance, {partitions} partition(s)");
-        let (t, running) = contenders::invex(ctx, &input, &name, true, &["bench-0"])?;
+        let (t, running) = contenders::invex(ctx, &input, &name, (true, Rules::All), &["bench-0"])?;
         running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
         eprintln!("bench: {name}: {:.0} ev/s", t.per_second());
         report.scaling.insert(report.scaling.len().saturating_sub(1), t);
     }
     let name = format!("2 instances, {} partitions", main.partitions);
-    let (t, running) = contenders::invex(ctx, main, &name, true, &["bench-a", "bench-b"])?;
+    let (t, running) =
+        contenders::invex(ctx, main, &name, (true, Rules::All), &["bench-a", "bench-b"])?;
     running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
     eprintln!("bench: {name}: {:.0} ev/s", t.per_second());
     report.scaling.push(t);
