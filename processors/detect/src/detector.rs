@@ -131,7 +131,9 @@ impl<T> fmt::Debug for Table<T> {
 pub trait Detector: Send {
     /// Stable name; it prefixes this detector's timer keys in state, so it never changes.
     fn name(&self) -> &'static str;
-    /// Every store the detector reads or writes.
+    /// Every store the detector reads or writes, its own and other detectors' (also through
+    /// the exception lifecycle it calls). Debug builds assert it on each access, and a
+    /// [`crate::Selection`] runs the owners of these stores along with the detector.
     fn stores(&self) -> &'static [StoreName];
     /// True when `event` repeats an earlier event under a new event id (a producer retry with
     /// identical content): the engine then drops it like a redelivery, before any detector
