@@ -8,7 +8,13 @@
 //!   value. Repeated writes of a key thus collapse as log compaction would collapse them, and
 //!   records of different keys keep a stable, write-driven order;
 //! - `Write::queued` is true exactly when the key is in the queue, so a write is queued in
-//!   O(log n) without searching the queue.
+//!   O(log n) without searching the queue;
+//! - `Write::unseen` is true when the key's first write in the transaction was a put and no
+//!   record of it has been taken since. Such a key that ends deleted, and that the committed
+//!   state does not hold, was never visible outside the transaction: taking the changelog
+//!   drops it entirely (no tombstone in the changelog, no delete in the write batch), as if
+//!   it had never been written. Timers are the common case: one scheduled and fired within a
+//!   commit interval (catching up on a backlog) costs nothing after the transaction.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -24,6 +30,7 @@ pub(crate) struct StoreId(usize);
 struct Write {
     value: Option<Vec<u8>>,
     queued: bool,
+    unseen: bool,
 }
 
 #[derive(Debug)]
@@ -80,8 +87,9 @@ impl Overlay {
                 !std::mem::replace(&mut write.queued, true)
             }
             None => {
+                let unseen = value.is_some();
                 let value = value.map(<[u8]>::to_vec);
-                writes.insert(key.to_vec(), Write { value, queued: true });
+                writes.insert(key.to_vec(), Write { value, queued: true, unseen });
                 true
             }
         };
@@ -114,20 +122,29 @@ impl Overlay {
         })
     }
 
-    /// Drains the untaken changelog records (see the module invariants for their order).
-    pub(crate) fn take_changelog(&mut self) -> Vec<ChangelogRecord> {
+    /// Drains the untaken changelog records (see the module invariants for their order). A
+    /// key put and then deleted since its first write, unseen, is dropped when
+    /// `committed(store, key)` says the committed state does not hold it.
+    pub(crate) fn take_changelog(
+        &mut self,
+        mut committed: impl FnMut(&str, &[u8]) -> bool,
+    ) -> Vec<ChangelogRecord> {
         let queue = std::mem::take(&mut self.queue);
         let mut records = Vec::with_capacity(queue.len());
         for (id, key) in queue {
             let store = &mut self.stores[id.0];
-            if let Some(write) = store.writes.get_mut(&key) {
-                write.queued = false;
-                records.push(ChangelogRecord {
-                    store: store.name.clone(),
-                    value: write.value.clone(),
-                    key,
-                });
+            let Some(write) = store.writes.get_mut(&key) else { continue };
+            if write.unseen && write.value.is_none() && !committed(&store.name, &key) {
+                store.writes.remove(&key);
+                continue;
             }
+            write.queued = false;
+            write.unseen = false;
+            records.push(ChangelogRecord {
+                store: store.name.clone(),
+                value: write.value.clone(),
+                key,
+            });
         }
         records
     }
@@ -174,6 +191,11 @@ mod tests {
         }
     }
 
+    /// The committed state of the tests that do not concern dropped keys: it holds every key.
+    fn held(_: &str, _: &[u8]) -> bool {
+        true
+    }
+
     #[test]
     fn changelog_keeps_first_write_order_and_last_value() {
         let mut overlay = Overlay::new(&["a", "b"]);
@@ -184,7 +206,7 @@ mod tests {
         overlay.write(a, b"k1", None);
         overlay.write(a, b"k2", Some(b"22"));
         assert_eq!(
-            overlay.take_changelog(),
+            overlay.take_changelog(held),
             vec![
                 record("a", b"k1", None),
                 record("b", b"k0", Some(b"x")),
@@ -200,10 +222,41 @@ mod tests {
         let mut overlay = Overlay::new(&["a"]);
         let a = overlay.store_id("a").unwrap();
         overlay.write(a, b"k", Some(b"1"));
-        assert_eq!(overlay.take_changelog().len(), 1);
-        assert!(overlay.take_changelog().is_empty());
+        assert_eq!(overlay.take_changelog(held).len(), 1);
+        assert!(overlay.take_changelog(held).is_empty());
         overlay.write(a, b"k", Some(b"2"));
-        assert_eq!(overlay.take_changelog(), vec![record("a", b"k", Some(b"2"))]);
+        assert_eq!(overlay.take_changelog(held), vec![record("a", b"k", Some(b"2"))]);
+    }
+
+    #[test]
+    fn a_key_created_and_deleted_unseen_leaves_nothing_unless_committed_holds_it() {
+        let mut overlay = Overlay::new(&["a"]);
+        let a = overlay.store_id("a").unwrap();
+        for key in [&b"new"[..], b"held"] {
+            overlay.write(a, key, Some(b"1"));
+            overlay.write(a, key, Some(b"2"));
+            overlay.write(a, key, None);
+        }
+        overlay.write(a, b"taken", Some(b"1"));
+        overlay.write(a, b"gone", None);
+        let committed = |store: &str, key: &[u8]| store == "a" && key == b"held";
+        assert_eq!(
+            overlay.take_changelog(committed),
+            vec![
+                record("a", b"held", None),
+                record("a", b"taken", Some(b"1")),
+                record("a", b"gone", None)
+            ]
+        );
+        assert_eq!(overlay.get(a, b"new"), None, "no pending write is left either");
+        assert_eq!(overlay.get(a, b"held"), Some(None));
+        overlay.write(a, b"taken", None);
+        let nothing_committed = |_: &str, _: &[u8]| false;
+        assert_eq!(
+            overlay.take_changelog(nothing_committed),
+            vec![record("a", b"taken", None)],
+            "its put left in a taken record"
+        );
     }
 
     #[test]
@@ -228,7 +281,7 @@ mod tests {
         overlay.clear();
         assert!(overlay.is_empty());
         assert_eq!(overlay.get(a, b"k"), None);
-        assert!(overlay.take_changelog().is_empty());
+        assert!(overlay.take_changelog(held).is_empty());
     }
 
     #[test]

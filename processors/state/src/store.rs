@@ -120,8 +120,15 @@ impl TaskStore {
     /// Drains the changelog records of the open transaction written since the last call: one
     /// record per written key, in the order of each key's first write, carrying its last
     /// value (`None` for a delete). The writes themselves stay pending until commit or abort.
+    /// A key the transaction created and deleted again before any of its records was taken,
+    /// and that the committed state does not hold, leaves no record and no write at all (see
+    /// the overlay module); a failed read of the committed state keeps its tombstone, which is
+    /// always correct.
     pub fn take_changelog(&mut self) -> Vec<ChangelogRecord> {
-        self.overlay.take_changelog()
+        let db = &self.db;
+        self.overlay.take_changelog(|store, key| {
+            db.cf_handle(store).is_none_or(|cf| !matches!(db.get_pinned_cf(cf, key), Ok(None)))
+        })
     }
 
     /// Applies every pending write plus the given changelog checkpoints (store name, offset)

@@ -1,9 +1,10 @@
 //! Model-based property test: random operation sequences against a `TaskStore` and a
-//! `BTreeMap` model (committed maps, pending overlay, untaken changelog order, checkpoints).
+//! `BTreeMap` model (committed maps, pending overlay, untaken changelog order, checkpoints,
+//! keys created and deleted unseen, which leave no record).
 //! After every operation the visible state equals the model; after a reopen only committed
 //! data and checkpoints remain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use invex_state::{ChangelogRecord, TaskStore};
 use proptest::collection::vec;
@@ -50,12 +51,17 @@ struct Model {
     committed: [Map; 2],
     pending: [BTreeMap<Vec<u8>, Option<Vec<u8>>>; 2],
     untaken: Vec<(usize, Vec<u8>)>,
+    /// Pending keys whose first write was a put, with no record taken since.
+    unseen: [BTreeSet<Vec<u8>>; 2],
     checkpoints: [Option<i64>; 2],
     next_offset: i64,
 }
 
 impl Model {
     fn write(&mut self, store: usize, key: &[u8], value: Option<&[u8]>) {
+        if !self.pending[store].contains_key(key) && value.is_some() {
+            self.unseen[store].insert(key.to_vec());
+        }
         self.pending[store].insert(key.to_vec(), value.map(<[u8]>::to_vec));
         if !self.untaken.iter().any(|(s, k)| *s == store && k == key) {
             self.untaken.push((store, key.to_vec()));
@@ -74,14 +80,17 @@ impl Model {
     }
 
     fn take_changelog(&mut self) -> Vec<ChangelogRecord> {
-        std::mem::take(&mut self.untaken)
-            .into_iter()
-            .map(|(store, key)| ChangelogRecord {
-                store: STORES[store].to_owned(),
-                value: self.pending[store][&key].clone(),
-                key,
-            })
-            .collect()
+        let mut records = Vec::new();
+        for (store, key) in std::mem::take(&mut self.untaken) {
+            let value = self.pending[store][&key].clone();
+            let unseen = self.unseen[store].remove(&key);
+            if unseen && value.is_none() && !self.committed[store].contains_key(&key) {
+                self.pending[store].remove(&key);
+                continue;
+            }
+            records.push(ChangelogRecord { store: STORES[store].to_owned(), value, key });
+        }
+        records
     }
 
     fn commit(&mut self, checkpointed: usize) -> i64 {
@@ -96,6 +105,7 @@ impl Model {
 
     fn abort(&mut self) {
         self.pending = Default::default();
+        self.unseen = Default::default();
         self.untaken.clear();
     }
 }

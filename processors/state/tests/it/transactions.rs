@@ -159,12 +159,14 @@ fn changelog_collapses_to_last_value_in_first_write_order() {
     task.put("open", b"y", b"1").unwrap();
     task.put("open", b"x", b"2").unwrap();
     task.delete("open", b"y").unwrap();
+    task.delete("open", b"z").unwrap();
+    // y was created and deleted unseen: nothing of it remains.
     assert_eq!(
         task.take_changelog(),
         vec![
             record("open", b"x", Some(b"2")),
             record("timers", b"t", Some(b"1")),
-            record("open", b"y", None),
+            record("open", b"z", None),
         ]
     );
     assert!(task.take_changelog().is_empty(), "take drains");
@@ -214,4 +216,30 @@ fn commit_with_an_unknown_checkpoint_store_applies_nothing() {
     task.abort();
     assert_eq!(task.get("open", b"k").unwrap(), None);
     assert_eq!(task.checkpoint("open").unwrap(), None);
+}
+
+#[test]
+fn a_key_created_and_deleted_unseen_leaves_no_trace_but_a_committed_one_a_tombstone() {
+    let fx = Fixture::new();
+    let mut task = fx.open(0);
+    task.put("timers", b"flushed", b"1").unwrap();
+    task.take_changelog();
+    task.commit(&[("timers", 1)]).unwrap();
+    task.flush().unwrap();
+    task.put("timers", b"memtable", b"1").unwrap();
+    task.take_changelog();
+    task.commit(&[("timers", 2)]).unwrap();
+    for key in [&b"flushed"[..], b"memtable", b"fresh"] {
+        task.put("timers", key, b"2").unwrap();
+        task.delete("timers", key).unwrap();
+    }
+    assert_eq!(
+        task.take_changelog(),
+        vec![record("timers", b"flushed", None), record("timers", b"memtable", None)],
+        "the committed keys, in an SST file and in the memtable, need their tombstones"
+    );
+    task.commit(&[("timers", 4)]).unwrap();
+    drop(task);
+    let task = fx.open(0);
+    assert_eq!(scan(&task, "timers", b""), Vec::<(Vec<u8>, Vec<u8>)>::new());
 }
