@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{decode, encode, encode_after};
+use crate::cycle_count::ItemMemo;
 use crate::engine::timers::Timers;
 use crate::error::DetectError;
 use crate::expiry::{self, StoreTtl, Ttl};
@@ -172,6 +173,7 @@ pub struct Ctx<'a> {
     timers: &'a mut Timers,
     out: &'a mut Outputs,
     policy: &'a Policy,
+    items: &'a ItemMemo,
     times: Times,
     owner: Owner,
 }
@@ -202,17 +204,18 @@ impl<'a> Ctx<'a> {
         timers: &'a mut Timers,
         out: &'a mut Outputs,
         policy: &'a Policy,
+        items: &'a ItemMemo,
         times: Times,
         owner: Owner,
     ) -> Self {
-        Self { store, timers, out, policy, times, owner }
+        Self { store, timers, out, policy, items, times, owner }
     }
 
     /// Holds every detector to the stores it declares in [`Detector::stores`]: the engine
     /// derives from them which detectors a selection needs (see the engine's `selection`
     /// module), so an undeclared read would make a selected detector decide on state nobody
     /// writes. Checked in debug builds, where every test runs.
-    fn declared(&self, store: StoreName) {
+    pub(crate) fn declared(&self, store: StoreName) {
         debug_assert!(
             self.owner.stores.contains(&store),
             "detector {} uses store {store}, which its Detector::stores does not declare",
@@ -228,6 +231,11 @@ impl<'a> Ctx<'a> {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         self.policy
+    }
+
+    /// The item facts read so far in this call of the engine.
+    pub(crate) fn items(&self) -> &ItemMemo {
+        self.items
     }
 
     /// The value at `key`, if any; an expired entry of a table with a TTL is absent even
@@ -253,6 +261,7 @@ impl<'a> Ctx<'a> {
         value: &T,
     ) -> Result<(), DetectError> {
         self.declared(table.name);
+        self.items.wrote(table.name);
         let bytes = match table.ttl {
             Some(_) => {
                 encode_after(&expiry::stamp(self.times.stream_time), table.name, key, value)?
@@ -265,6 +274,7 @@ impl<'a> Ctx<'a> {
     /// Removes `key`.
     pub fn delete<T>(&mut self, table: Table<T>, key: &[u8]) -> Result<(), DetectError> {
         self.declared(table.name);
+        self.items.wrote(table.name);
         Ok(self.store.delete(table.name, key)?)
     }
 

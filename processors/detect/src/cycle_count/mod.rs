@@ -32,7 +32,9 @@ use invex_model::{
 pub(crate) use self::records::{
     AuditDraft, action, add_sources, answers_open_request, audit, symbol,
 };
-pub(crate) use self::shared::{BookView, ItemView, NO_CURRENCY, adjust, book, item, lot_books};
+pub(crate) use self::shared::{
+    BookView, ItemMemo, ItemView, NO_CURRENCY, adjust, book, item, lot_books,
+};
 use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
 pub(crate) use self::state::{ExceptionState, SPECS, STORES, Subject, item_key};
 use crate::detector::{Ctx, Detector, FiredTimer};

@@ -2,6 +2,8 @@
 //! book. There is one book per `(sku, location, lot)`, the one this module keeps; other
 //! detectors never write it and never keep a second one.
 
+use std::cell::RefCell;
+
 use invex_model::ExceptionRecord;
 
 use super::ledger::{add_movement, book_at, kept};
@@ -9,6 +11,7 @@ use super::state::{ITEM, LEDGER, Movement, MovementKind, Subject};
 use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::key::KeyReader;
+use crate::store::StoreName;
 
 /// ISO 4217's code for "no currency": the currency of a value when neither master data nor a
 /// book snapshot gives one.
@@ -32,9 +35,51 @@ pub(crate) fn item(
     site: &str,
     sku: &str,
 ) -> Result<ItemView, DetectError> {
-    let state = ctx.get(ITEM, &super::state::item_key(tenant, site, sku))?.unwrap_or_default();
+    let key = super::state::item_key(tenant, site, sku);
+    if let Some(view) = ctx.items().get(&key) {
+        ctx.declared(ITEM.name());
+        return Ok(view);
+    }
+    let state = ctx.get(ITEM, &key)?.unwrap_or_default();
     let (unit_cost, currency) = state.pricing();
-    Ok(ItemView { class: state.class().map(str::to_owned), unit_cost, currency })
+    let view = ItemView { class: state.class().map(str::to_owned), unit_cost, currency };
+    ctx.items().keep(key, &view);
+    Ok(view)
+}
+
+/// The item facts last read within one call of the engine, by item key.
+///
+/// Every rule reads the item facts of the event's SKU (policy scope, valuation), so one event
+/// read and decoded the same `cc.item` entry about three times. The memo keeps the last one.
+/// It is only a cache: [`crate::Ctx`] clears it on every write to `cc.item`, and the engine at
+/// the start of every call, so it never outlives a transaction that may be aborted and never
+/// holds anything a fresh engine would not read from the store.
+#[derive(Debug, Default)]
+pub(crate) struct ItemMemo(RefCell<Option<(Vec<u8>, ItemView)>>);
+
+impl ItemMemo {
+    fn get(&self, key: &[u8]) -> Option<ItemView> {
+        match &*self.0.borrow() {
+            Some((kept, view)) if kept.as_slice() == key => Some(view.clone()),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, key: Vec<u8>, view: &ItemView) {
+        *self.0.borrow_mut() = Some((key, view.clone()));
+    }
+
+    /// Forgets the memo when `store` is the item store (a write to it).
+    pub(crate) fn wrote(&self, store: StoreName) {
+        if store == ITEM.name() {
+            self.clear();
+        }
+    }
+
+    /// Forgets the memo.
+    pub(crate) fn clear(&self) {
+        *self.0.borrow_mut() = None;
+    }
 }
 
 /// The book of a subject after every movement known so far.
@@ -142,4 +187,47 @@ pub(crate) fn lot_books(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::{ItemFacts, ItemState};
+    use super::*;
+    use crate::detector::{Owner, Times};
+    use crate::engine::timers::Timers;
+    use crate::output::Outputs;
+    use crate::policy::Policy;
+    use crate::store::MemStore;
+
+    fn state(class: &str, unit_cost: f64) -> ItemState {
+        let facts = ItemFacts {
+            as_of: 0,
+            abc_class: Some(class.into()),
+            unit_cost,
+            currency: "EUR".into(),
+        };
+        ItemState { master: Some(facts), book: None }
+    }
+
+    #[test]
+    fn the_memo_serves_repeated_reads_and_forgets_on_a_write_of_the_item_store() {
+        const STORES: [StoreName; 1] = [ITEM.name()];
+        let mut store = MemStore::with_stores(&STORES);
+        let (mut timers, mut out, policy) =
+            (Timers::default(), Outputs::default(), Policy::default_policy());
+        let items = ItemMemo::default();
+        let times = Times { event_time: 0, stream_time: 0, wall_clock: 0 };
+        let owner = Owner { name: "test", stores: &STORES };
+        let mut ctx = Ctx::new(&mut store, &mut timers, &mut out, &policy, &items, times, owner);
+        let key = super::super::state::item_key("t", "s", "k");
+        ctx.put(ITEM, &key, &state("A", 2.0)).unwrap();
+        assert_eq!(item(&ctx, "t", "s", "k").unwrap().class.as_deref(), Some("A"));
+        assert!(items.get(&key).is_some(), "kept after the read");
+        assert_eq!(items.get(&super::super::state::item_key("t", "s", "other")), None);
+        ctx.put(ITEM, &key, &state("B", 3.0)).unwrap();
+        assert_eq!(items.get(&key), None, "a write to the item store forgets it");
+        let view = item(&ctx, "t", "s", "k").unwrap();
+        assert_eq!((view.class.as_deref(), view.unit_cost), (Some("B"), 3.0));
+        assert_eq!(item(&ctx, "t", "s", "k").unwrap(), view, "served from the memo");
+    }
 }

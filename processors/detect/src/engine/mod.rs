@@ -14,7 +14,8 @@
 //! and [`Engine::loop_back`] feeds a single-task host's internal records back to it.
 //!
 //! The engine holds caches only (stream time, the earliest-due bound of each timer kind, the
-//! last dedupe bucket whose purge timer it scheduled). All state is in the store, so a new
+//! last dedupe bucket whose purge timer it scheduled, and within one call the item facts last
+//! read). All state is in the store, so a new
 //! engine on a store restored from the changelog continues exactly where the old one stopped;
 //! the caches are (re)loaded on the first call.
 
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 use invex_model::CanonicalEvent;
 
+use crate::cycle_count::ItemMemo;
 use crate::detector::{Ctx, Detector, FiredTimer, Owner, TimerKind, Times};
 use crate::error::DetectError;
 use crate::expiry::{self, StoreTtl};
@@ -84,6 +86,7 @@ pub struct Engine {
     policy: Arc<Policy>,
     detectors: Vec<Box<dyn Detector>>,
     timers: Timers,
+    items: ItemMemo,
     stream_time: Option<i64>,
     loaded: bool,
     purge_scheduled: Option<i64>,
@@ -113,6 +116,7 @@ impl Engine {
             policy,
             detectors: selection.build(),
             timers: Timers::default(),
+            items: ItemMemo::default(),
             stream_time: None,
             loaded: false,
             purge_scheduled: None,
@@ -151,6 +155,7 @@ impl Engine {
     ) -> Result<Outcome, DetectError> {
         let before = out.counts();
         self.load(store)?;
+        self.items.clear();
         check_header(event)?;
         let header = event.header();
         if dedupe::is_seen(store, &header.tenant_id, &header.event_id)? {
@@ -160,20 +165,41 @@ impl Engine {
         let stream_time = previous.map_or(header.event_time, |s| s.max(header.event_time));
         let times = Times { event_time: header.event_time, stream_time, wall_clock };
         for detector in &self.detectors {
-            let ctx =
-                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
+            let ctx = Ctx::new(
+                store,
+                &mut self.timers,
+                out,
+                &self.policy,
+                &self.items,
+                times,
+                Owner::of(&**detector),
+            );
             if detector.is_repeat(event, &ctx)? {
                 return Ok(Outcome { duplicate: true, ..Outcome::default() });
             }
         }
         for detector in &self.detectors {
-            let ctx =
-                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
+            let ctx = Ctx::new(
+                store,
+                &mut self.timers,
+                out,
+                &self.policy,
+                &self.items,
+                times,
+                Owner::of(&**detector),
+            );
             detector.validate(event, &ctx)?;
         }
         for detector in &mut self.detectors {
-            let mut ctx =
-                Ctx::new(store, &mut self.timers, out, &self.policy, times, Owner::of(&**detector));
+            let mut ctx = Ctx::new(
+                store,
+                &mut self.timers,
+                out,
+                &self.policy,
+                &self.items,
+                times,
+                Owner::of(&**detector),
+            );
             detector.process(event, &mut ctx)?;
         }
         self.remember(store, &header.tenant_id, &header.event_id, stream_time)?;
@@ -193,6 +219,7 @@ impl Engine {
     ) -> Result<Outcome, DetectError> {
         let before = out.counts();
         self.load(store)?;
+        self.items.clear();
         let fired = self.fire(TimerKind::WallClock, wall_clock, wall_clock, store, out)?;
         let expired = self.purge_expired(store)?;
         Ok(Outcome { timers_fired: fired, expired, ..Outcome::default() }.with_emitted(before, out))
@@ -260,13 +287,15 @@ impl Engine {
             }
             let stream_time = self.stream_time.unwrap_or(due.timer.due);
             let times = Times { event_time: due.timer.due, stream_time, wall_clock };
-            // Timers of a detector that is no longer built in are dropped with it.
+            // Timers of a detector that does not run (no longer built in, or not selected)
+            // are dropped.
             if let Some(detector) = self.detectors.iter_mut().find(|d| d.name() == due.owner) {
                 let mut ctx = Ctx::new(
                     store,
                     &mut self.timers,
                     out,
                     &self.policy,
+                    &self.items,
                     times,
                     Owner::of(&**detector),
                 );

@@ -1,6 +1,7 @@
 use super::purge::SWEEP_EVERY_MS;
 use super::*;
 use crate::codec::{STATE_FORMAT, encode};
+use crate::cycle_count::ItemMemo;
 use crate::detector::{Ctx, Owner, Table, Times};
 use crate::engine::timers::Timers;
 use crate::output::Outputs;
@@ -20,7 +21,8 @@ fn with_ctx<R>(store: &mut MemStore, stream_time: i64, f: impl FnOnce(&mut Ctx<'
         (Timers::default(), Outputs::default(), Policy::default_policy());
     let times = Times { event_time: stream_time, stream_time, wall_clock: 0 };
     let owner = Owner { name: "test", stores: &[NAME] };
-    let mut ctx = Ctx::new(store, &mut timers, &mut out, &policy, times, owner);
+    let items = ItemMemo::default();
+    let mut ctx = Ctx::new(store, &mut timers, &mut out, &policy, &items, times, owner);
     f(&mut ctx)
 }
 
