@@ -112,6 +112,12 @@ impl<T> Table<T> {
     pub const fn spec(&self) -> StoreTtl {
         StoreTtl { store: self.name, ttl: self.ttl }
     }
+
+    /// The same store and TTL with values read as `U`: a partial view, when `U` holds some
+    /// of the fields of `T` (serde skips the others, without building them).
+    pub const fn view<U>(&self) -> Table<U> {
+        Table { name: self.name, ttl: self.ttl, value: PhantomData }
+    }
 }
 
 impl<T> Clone for Table<T> {

@@ -203,15 +203,21 @@ pub(super) fn on_pick(ctx: &mut Ctx<'_>, p: &PickEvent) -> Result<(), DetectErro
 ///
 /// Most locations a movement touches hold no open allocation: unless an exception of the
 /// location is open (and may clear), nothing follows, so the book is read only after the
-/// allocations (reading it decodes the location's ledger).
+/// allocations (reading it decodes the location's ledger), and the policy (which needs the
+/// item facts) only for an item that has allocations at all.
 pub(super) fn check_location(ctx: &mut Ctx<'_>, subject: &Subject) -> Result<(), DetectError> {
     let now = ctx.times().event_time;
-    let (item, s) = settings(ctx, subject)?;
-    let here = open_at(ctx, subject, &s)?;
+    let allocations = ctx.scan(ALLOC, &subject.item_key())?;
+    let here = if allocations.is_empty() {
+        Vec::new()
+    } else {
+        open_at(allocations, subject, &settings(ctx, subject)?.1)
+    };
     let subject_ref = subject_ref(subject, subject.text());
     if here.is_empty() && exceptions::find_open(ctx, &subject_ref)?.is_none() {
         return Ok(());
     }
+    let (item, s) = settings(ctx, subject)?;
     let Some(book) =
         cycle_count::book(ctx, subject, ctx.times().stream_time)?.filter(|b| b.anchored)
     else {
@@ -251,14 +257,15 @@ struct Held {
     inputs: Vec<String>,
 }
 
-/// The open allocations of the subject's location and lot that still hold stock.
+/// Of the item's `allocations`, the open ones of the subject's location and lot that still
+/// hold stock.
 fn open_at(
-    ctx: &Ctx<'_>,
+    allocations: Vec<(Vec<u8>, AllocRec)>,
     subject: &Subject,
     s: &OrderAllocationConflictPolicy,
-) -> Result<Vec<AllocFacts>, DetectError> {
+) -> Vec<AllocFacts> {
     let mut here = Vec::new();
-    for (_, rec) in ctx.scan(ALLOC, &subject.item_key())? {
+    for (_, rec) in allocations {
         let Some((f, holds)) = rec.holds(&s.closed_statuses) else { continue };
         let at = f.location.as_deref() == Some(subject.location.as_str()) && f.lot == subject.lot;
         if at
@@ -268,7 +275,7 @@ fn open_at(
             here.push(AllocFacts { qty: holds, ..facts });
         }
     }
-    Ok(here)
+    here
 }
 
 /// What the allocations `here` (their `qty` is what each still holds) hold in the book's unit.

@@ -22,7 +22,9 @@
 
 use invex_model::{BookSnapshot, StockType};
 
-use super::state::{Baseline, FOLD, Head, LEDGER, MOVEMENT, Movement, MovementKind, Subject};
+use super::state::{
+    Baseline, FOLD, Head, LEDGER, LEDGER_UOM, MOVEMENT, Movement, MovementKind, Subject,
+};
 use crate::detector::{Ctx, TimerKind};
 use crate::error::DetectError;
 use crate::key::Key;
@@ -107,7 +109,7 @@ pub(super) fn apply_snapshot(
 
 /// The unit of measure of a subject's ledger, if it has one yet.
 pub(super) fn uom_of(ctx: &Ctx<'_>, subject: &Subject) -> Result<Option<String>, DetectError> {
-    Ok(ctx.get(LEDGER, &subject.key())?.and_then(|l| l.uom))
+    Ok(ctx.get(LEDGER_UOM, &subject.key())?.and_then(|l| l.uom))
 }
 
 /// Reads the ledger of `subject` as of a count.

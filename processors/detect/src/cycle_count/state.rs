@@ -34,6 +34,8 @@ use crate::store::StoreName;
 pub(super) const ITEM: Table<ItemState> = Table::new(StoreName("cc.item"));
 /// Ledger header per subject.
 pub(super) const LEDGER: Table<LedgerState> = Table::new(StoreName("cc.ledger"));
+/// The ledgers' unit alone: validation reads it for every movement, and needs nothing else.
+pub(super) const LEDGER_UOM: Table<LedgerUom> = LEDGER.view();
 /// Movements per subject.
 pub(super) const MOVEMENT: Table<Movement> = Table::new(StoreName("cc.movement"));
 /// Counts waiting for their evaluation timer.
@@ -186,6 +188,12 @@ pub(super) struct LedgerState {
     /// it existed, until the subject's next movement or snapshot computes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) head: Option<Head>,
+}
+
+/// The unit of a [`LedgerState`], decoded without the rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct LedgerUom {
+    pub(super) uom: Option<String>,
 }
 
 /// The book of a subject after its latest movement, kept current by every change of the
