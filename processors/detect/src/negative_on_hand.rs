@@ -173,9 +173,7 @@ fn check(
         TimerKind::StreamTime => now.saturating_sub(grace),
         TimerKind::WallClock => now,
     };
-    let (Some(book), Some(latest)) =
-        (cycle_count::book(ctx, subject, at)?, cycle_count::book(ctx, subject, now)?)
-    else {
+    let Some((book, latest)) = cycle_count::book_twice(ctx, subject, at, now)? else {
         return Ok(());
     };
     if !book.anchored {

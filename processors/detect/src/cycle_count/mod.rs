@@ -33,7 +33,7 @@ pub(crate) use self::records::{
     AuditDraft, action, add_sources, answers_open_request, audit, symbol,
 };
 pub(crate) use self::shared::{
-    BookView, ItemMemo, ItemView, NO_CURRENCY, adjust, book, item, lot_books,
+    BookView, ItemMemo, ItemView, NO_CURRENCY, adjust, book, book_twice, item, lot_books,
 };
 use self::state::{EVALUATE, EXCEPTION, FOLD, ITEM, ItemFacts, Movement, MovementKind, PURGE};
 pub(crate) use self::state::{ExceptionState, SPECS, STORES, Subject, item_key};

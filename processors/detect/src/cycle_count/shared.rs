@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use invex_model::ExceptionRecord;
 
 use super::ledger::{add_movement, book_at, kept};
-use super::state::{ITEM, LEDGER, Movement, MovementKind, Subject};
+use super::state::{ITEM, LEDGER, LedgerState, Movement, MovementKind, Subject};
 use crate::detector::Ctx;
 use crate::error::DetectError;
 use crate::key::KeyReader;
@@ -108,6 +108,33 @@ pub(crate) fn book(
 ) -> Result<Option<BookView>, DetectError> {
     let key = subject.key();
     let Some(ledger) = ctx.get(LEDGER, &key)? else { return Ok(None) };
+    book_view(ctx, &key, &ledger, at, &mut None).map(Some)
+}
+
+/// The books of `subject` at `at` and at `later`, from one read of its ledger (and at most
+/// one of its movements); `None` when the subject has no ledger.
+pub(crate) fn book_twice(
+    ctx: &Ctx<'_>,
+    subject: &Subject,
+    at: i64,
+    later: i64,
+) -> Result<Option<(BookView, BookView)>, DetectError> {
+    let key = subject.key();
+    let Some(ledger) = ctx.get(LEDGER, &key)? else { return Ok(None) };
+    let mut movements = None;
+    let first = book_view(ctx, &key, &ledger, at, &mut movements)?;
+    Ok(Some((first, book_view(ctx, &key, &ledger, later, &mut movements)?)))
+}
+
+/// The book of the ledger `ledger` (of the subject `key`) at `at`: from its head when `at` is
+/// not before its latest movement, else from its movements, read into `movements` once.
+fn book_view(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+    ledger: &LedgerState,
+    at: i64,
+    movements: &mut Option<Vec<Movement>>,
+) -> Result<BookView, DetectError> {
     let from_head = ledger.head.as_ref().and_then(|head| {
         let qty = head.book_at(at)?;
         Some((qty, head.last_outbound.as_ref().map(|(_, id)| id.clone())))
@@ -115,23 +142,26 @@ pub(crate) fn book(
     let (qty, last_outbound) = match from_head {
         Some(read) => read,
         None => {
-            let movements = kept(ctx, &key)?;
+            let movements = match movements {
+                Some(read) => read,
+                None => movements.insert(kept(ctx, key)?),
+            };
             let last_outbound = movements
                 .iter()
                 .filter(|m| m.kind.is_outbound() && m.time <= at)
                 .max_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)))
                 .map(|m| m.event_id.clone());
-            (book_at(&ledger.baseline, &movements, at), last_outbound)
+            (book_at(&ledger.baseline, movements, at), last_outbound)
         }
     };
-    Ok(Some(BookView {
+    Ok(BookView {
         qty,
-        uom: ledger.uom.unwrap_or_default(),
+        uom: ledger.uom.clone().unwrap_or_default(),
         anchored: ledger.anchored,
         last_outbound,
         baseline_as_of: ledger.baseline.as_of,
         rows: ledger.baseline.rows.keys().cloned().collect(),
-    }))
+    })
 }
 
 /// Posts an approved adjustment of another detector's exception to the ledger of its
