@@ -184,6 +184,14 @@ pub struct Ctx<'a> {
     owner: Owner,
 }
 
+/// What every context of one engine reads: the policy in force and the item facts last read
+/// in the current call.
+#[derive(Debug)]
+pub(crate) struct Env {
+    pub(crate) policy: std::sync::Arc<Policy>,
+    pub(crate) items: ItemMemo,
+}
+
 /// The detector a [`Ctx`] serves: its name (which owns the timers it schedules) and the
 /// stores it declares.
 #[derive(Debug, Clone, Copy)]
@@ -209,12 +217,11 @@ impl<'a> Ctx<'a> {
         store: &'a mut dyn Store,
         timers: &'a mut Timers,
         out: &'a mut Outputs,
-        policy: &'a Policy,
-        items: &'a ItemMemo,
+        env: &'a Env,
         times: Times,
         owner: Owner,
     ) -> Self {
-        Self { store, timers, out, policy, items, times, owner }
+        Self { store, timers, out, policy: &env.policy, items: &env.items, times, owner }
     }
 
     /// Holds every detector to the stores it declares in [`Detector::stores`]: the engine

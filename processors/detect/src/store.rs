@@ -30,7 +30,12 @@ impl StoreName {
 /// Concatenates store-name lists at compile time; `N` must be their total length (a wrong `N`
 /// fails the build, or leaves empty names that the engine's store test rejects).
 pub(crate) const fn join<const N: usize>(parts: &[&[StoreName]]) -> [StoreName; N] {
-    let mut out = [StoreName(""); N];
+    concat(parts, StoreName(""))
+}
+
+/// Concatenates lists at compile time into `N` slots that start as `empty`.
+pub(crate) const fn concat<T: Copy, const N: usize>(parts: &[&[T]], empty: T) -> [T; N] {
+    let mut out = [empty; N];
     let (mut i, mut p) = (0, 0);
     while p < parts.len() {
         let mut j = 0;

@@ -223,7 +223,9 @@ pub(crate) fn lot_books(
 mod tests {
     use super::super::state::{ItemFacts, ItemState};
     use super::*;
-    use crate::detector::{Owner, Times};
+    use std::sync::Arc;
+
+    use crate::detector::{Env, Owner, Times};
     use crate::engine::timers::Timers;
     use crate::output::Outputs;
     use crate::policy::Policy;
@@ -243,12 +245,12 @@ mod tests {
     fn the_memo_serves_repeated_reads_and_forgets_on_a_write_of_the_item_store() {
         const STORES: [StoreName; 1] = [ITEM.name()];
         let mut store = MemStore::with_stores(&STORES);
-        let (mut timers, mut out, policy) =
-            (Timers::default(), Outputs::default(), Policy::default_policy());
-        let items = ItemMemo::default();
+        let (mut timers, mut out) = (Timers::default(), Outputs::default());
+        let env = Env { policy: Arc::new(Policy::default_policy()), items: ItemMemo::default() };
         let times = Times { event_time: 0, stream_time: 0, wall_clock: 0 };
         let owner = Owner { name: "test", stores: &STORES };
-        let mut ctx = Ctx::new(&mut store, &mut timers, &mut out, &policy, &items, times, owner);
+        let mut ctx = Ctx::new(&mut store, &mut timers, &mut out, &env, times, owner);
+        let items = &env.items;
         let key = super::super::state::item_key("t", "s", "k");
         ctx.put(ITEM, &key, &state("A", 2.0)).unwrap();
         assert_eq!(item(&ctx, "t", "s", "k").unwrap().class.as_deref(), Some("A"));

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use invex_model::CanonicalEvent;
 
 use crate::cycle_count::ItemMemo;
-use crate::detector::{Ctx, Detector, FiredTimer, Owner, TimerKind, Times};
+use crate::detector::{Ctx, Detector, Env, FiredTimer, Owner, TimerKind, Times};
 use crate::error::DetectError;
 use crate::expiry::{self, StoreTtl};
 use crate::key::decode_time;
@@ -83,10 +83,9 @@ const ALL_NAMES: [StoreName; ALL_STORES.len()] = expiry::names(&ALL_STORES);
 
 /// Runs the detectors of one task over its events and timers.
 pub struct Engine {
-    policy: Arc<Policy>,
+    env: Env,
     detectors: Vec<Box<dyn Detector>>,
     timers: Timers,
-    items: ItemMemo,
     stream_time: Option<i64>,
     loaded: bool,
     purge_scheduled: Option<i64>,
@@ -96,7 +95,7 @@ impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.detectors.iter().map(|d| d.name()).collect();
         f.debug_struct("Engine")
-            .field("policy_version", &self.policy.version())
+            .field("policy_version", &self.env.policy.version())
             .field("detectors", &names)
             .field("stream_time", &self.stream_time)
             .finish()
@@ -113,10 +112,9 @@ impl Engine {
     /// (see the selection module).
     pub fn with_selection(policy: Arc<Policy>, selection: &Selection) -> Self {
         Self {
-            policy,
+            env: Env { policy, items: ItemMemo::default() },
             detectors: selection.build(),
             timers: Timers::default(),
-            items: ItemMemo::default(),
             stream_time: None,
             loaded: false,
             purge_scheduled: None,
@@ -137,7 +135,7 @@ impl Engine {
 
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.env.policy
     }
 
     /// Highest event time seen by this task; `None` before the first call that read the store.
@@ -155,7 +153,7 @@ impl Engine {
     ) -> Result<Outcome, DetectError> {
         let before = out.counts();
         self.load(store)?;
-        self.items.clear();
+        self.env.items.clear();
         check_header(event)?;
         let header = event.header();
         if dedupe::is_seen(store, &header.tenant_id, &header.event_id)? {
@@ -165,41 +163,20 @@ impl Engine {
         let stream_time = previous.map_or(header.event_time, |s| s.max(header.event_time));
         let times = Times { event_time: header.event_time, stream_time, wall_clock };
         for detector in &self.detectors {
-            let ctx = Ctx::new(
-                store,
-                &mut self.timers,
-                out,
-                &self.policy,
-                &self.items,
-                times,
-                Owner::of(&**detector),
-            );
+            let ctx =
+                Ctx::new(store, &mut self.timers, out, &self.env, times, Owner::of(&**detector));
             if detector.is_repeat(event, &ctx)? {
                 return Ok(Outcome { duplicate: true, ..Outcome::default() });
             }
         }
         for detector in &self.detectors {
-            let ctx = Ctx::new(
-                store,
-                &mut self.timers,
-                out,
-                &self.policy,
-                &self.items,
-                times,
-                Owner::of(&**detector),
-            );
+            let ctx =
+                Ctx::new(store, &mut self.timers, out, &self.env, times, Owner::of(&**detector));
             detector.validate(event, &ctx)?;
         }
         for detector in &mut self.detectors {
-            let mut ctx = Ctx::new(
-                store,
-                &mut self.timers,
-                out,
-                &self.policy,
-                &self.items,
-                times,
-                Owner::of(&**detector),
-            );
+            let mut ctx =
+                Ctx::new(store, &mut self.timers, out, &self.env, times, Owner::of(&**detector));
             detector.process(event, &mut ctx)?;
         }
         self.remember(store, &header.tenant_id, &header.event_id, stream_time)?;
@@ -219,7 +196,7 @@ impl Engine {
     ) -> Result<Outcome, DetectError> {
         let before = out.counts();
         self.load(store)?;
-        self.items.clear();
+        self.env.items.clear();
         let fired = self.fire(TimerKind::WallClock, wall_clock, wall_clock, store, out)?;
         let expired = self.purge_expired(store)?;
         Ok(Outcome { timers_fired: fired, expired, ..Outcome::default() }.with_emitted(before, out))
@@ -294,8 +271,7 @@ impl Engine {
                     store,
                     &mut self.timers,
                     out,
-                    &self.policy,
-                    &self.items,
+                    &self.env,
                     times,
                     Owner::of(&**detector),
                 );

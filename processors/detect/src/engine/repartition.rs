@@ -28,21 +28,14 @@ impl Engine {
     ) -> Result<Outcome, DetectError> {
         let before = out.counts();
         self.load(store)?;
-        self.items.clear();
+        self.env.items.clear();
         check(record)?;
         let event_time = record.event_time();
         let stream_time = self.stream_time.unwrap_or(event_time);
         let times = Times { event_time, stream_time, wall_clock };
         for detector in &mut self.detectors {
-            let mut ctx = Ctx::new(
-                store,
-                &mut self.timers,
-                out,
-                &self.policy,
-                &self.items,
-                times,
-                Owner::of(&**detector),
-            );
+            let mut ctx =
+                Ctx::new(store, &mut self.timers, out, &self.env, times, Owner::of(&**detector));
             detector.on_repartitioned(record, &mut ctx)?;
         }
         Ok(Outcome::default().with_emitted(before, out))

@@ -141,18 +141,7 @@ pub(crate) fn live(ttl: Option<Ttl>, bytes: &[u8], stream_time: i64) -> Option<&
 /// Concatenates store lists at compile time; `N` must be their total length (a wrong `N`
 /// fails the build, or leaves empty names that the store-name test rejects).
 pub(crate) const fn concat<const N: usize>(parts: &[&[StoreTtl]]) -> [StoreTtl; N] {
-    let mut out = [StoreTtl::none(StoreName("")); N];
-    let (mut i, mut p) = (0, 0);
-    while p < parts.len() {
-        let mut j = 0;
-        while j < parts[p].len() {
-            out[i] = parts[p][j];
-            i += 1;
-            j += 1;
-        }
-        p += 1;
-    }
-    out
+    crate::store::concat(parts, StoreTtl::none(StoreName("")))
 }
 
 /// The names of `stores`, in order.

@@ -2,7 +2,9 @@ use super::purge::SWEEP_EVERY_MS;
 use super::*;
 use crate::codec::{STATE_FORMAT, encode};
 use crate::cycle_count::ItemMemo;
-use crate::detector::{Ctx, Owner, Table, Times};
+use std::sync::Arc;
+
+use crate::detector::{Ctx, Env, Owner, Table, Times};
 use crate::engine::timers::Timers;
 use crate::output::Outputs;
 use crate::policy::Policy;
@@ -17,12 +19,11 @@ const STORES: [StoreTtl; 1] = [EXPIRING.spec()];
 
 /// Runs `f` with a context at `stream_time` over `store`.
 fn with_ctx<R>(store: &mut MemStore, stream_time: i64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let (mut timers, mut out, policy) =
-        (Timers::default(), Outputs::default(), Policy::default_policy());
+    let (mut timers, mut out) = (Timers::default(), Outputs::default());
+    let env = Env { policy: Arc::new(Policy::default_policy()), items: ItemMemo::default() };
     let times = Times { event_time: stream_time, stream_time, wall_clock: 0 };
     let owner = Owner { name: "test", stores: &[NAME] };
-    let items = ItemMemo::default();
-    let mut ctx = Ctx::new(store, &mut timers, &mut out, &policy, &items, times, owner);
+    let mut ctx = Ctx::new(store, &mut timers, &mut out, &env, times, owner);
     f(&mut ctx)
 }
 
