@@ -178,8 +178,7 @@ pub struct Ctx<'a> {
     store: &'a mut dyn Store,
     timers: &'a mut Timers,
     out: &'a mut Outputs,
-    policy: &'a Policy,
-    items: &'a ItemMemo,
+    env: &'a Env,
     times: Times,
     owner: Owner,
 }
@@ -221,7 +220,7 @@ impl<'a> Ctx<'a> {
         times: Times,
         owner: Owner,
     ) -> Self {
-        Self { store, timers, out, policy: &env.policy, items: &env.items, times, owner }
+        Self { store, timers, out, env, times, owner }
     }
 
     /// Holds every detector to the stores it declares in [`Detector::stores`]: the engine
@@ -243,12 +242,12 @@ impl<'a> Ctx<'a> {
 
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
-        self.policy
+        &self.env.policy
     }
 
     /// The item facts read so far in this call of the engine.
     pub(crate) fn items(&self) -> &ItemMemo {
-        self.items
+        &self.env.items
     }
 
     /// The value at `key`, if any; an expired entry of a table with a TTL is absent even
@@ -274,7 +273,7 @@ impl<'a> Ctx<'a> {
         value: &T,
     ) -> Result<(), DetectError> {
         self.declared(table.name);
-        self.items.wrote(table.name);
+        self.env.items.wrote(table.name);
         let bytes = match table.ttl {
             Some(_) => {
                 encode_after(&expiry::stamp(self.times.stream_time), table.name, key, value)?
@@ -287,7 +286,7 @@ impl<'a> Ctx<'a> {
     /// Removes `key`.
     pub fn delete<T>(&mut self, table: Table<T>, key: &[u8]) -> Result<(), DetectError> {
         self.declared(table.name);
-        self.items.wrote(table.name);
+        self.env.items.wrote(table.name);
         Ok(self.store.delete(table.name, key)?)
     }
 

@@ -113,7 +113,8 @@ pub(crate) fn invex(
     ctx: &Ctx,
     input: &Input,
     name: &str,
-    (exactly_once, rules): (bool, Rules),
+    exactly_once: bool,
+    rules: Rules,
     instances: &[&str],
 ) -> Result<(Throughput, Vec<Running>), BenchError> {
     let app = format!("{}invex-{}", input.prefix, slug(name));

@@ -185,11 +185,11 @@ fn throughput(
         note(contenders::passthrough(ctx, main, exactly_once)?, &mut report.throughput);
     }
     let (alos, running) =
-        contenders::invex(ctx, main, "invex at-least-once", (false, Rules::All), &["bench-0"])?;
+        contenders::invex(ctx, main, "invex at-least-once", false, Rules::All, &["bench-0"])?;
     running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
     note(alos, &mut report.throughput);
     let (eos, mut running) =
-        contenders::invex(ctx, main, "invex exactly-once", (true, Rules::All), &["bench-0"])?;
+        contenders::invex(ctx, main, "invex exactly-once", true, Rules::All, &["bench-0"])?;
     note(eos.clone(), &mut report.throughput);
     let mut four = eos;
     four.name = format!("1 instance, {} partitions", main.partitions);
@@ -204,13 +204,8 @@ fn throughput(
             note(contenders::peer(ctx, peer, main, exactly_once)?, &mut report.throughput);
         }
         for (exactly_once, name) in [(true, CYCLE_COUNT_EOS), (false, CYCLE_COUNT_ALOS)] {
-            let (t, running) = contenders::invex(
-                ctx,
-                main,
-                name,
-                (exactly_once, Rules::CycleCount),
-                &["bench-0"],
-            )?;
+            let (t, running) =
+                contenders::invex(ctx, main, name, exactly_once, Rules::CycleCount, &["bench-0"])?;
             running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
             note(t, &mut report.throughput);
         }
@@ -235,14 +230,14 @@ fn scaling(
     for partitions in [1, 2] {
         let input = load(ctx, &format!("p{partitions}"), partitions, events)?;
         let name = format!("1 instance, {partitions} partition(s)");
-        let (t, running) = contenders::invex(ctx, &input, &name, (true, Rules::All), &["bench-0"])?;
+        let (t, running) = contenders::invex(ctx, &input, &name, true, Rules::All, &["bench-0"])?;
         running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
         eprintln!("bench: {name}: {:.0} ev/s", t.per_second());
         report.scaling.insert(report.scaling.len().saturating_sub(1), t);
     }
     let name = format!("2 instances, {} partitions", main.partitions);
     let (t, running) =
-        contenders::invex(ctx, main, &name, (true, Rules::All), &["bench-a", "bench-b"])?;
+        contenders::invex(ctx, main, &name, true, Rules::All, &["bench-a", "bench-b"])?;
     running.into_iter().for_each(|r| r.proc.terminate(Duration::from_secs(10)));
     eprintln!("bench: {name}: {:.0} ev/s", t.per_second());
     report.scaling.push(t);

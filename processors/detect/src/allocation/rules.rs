@@ -208,16 +208,16 @@ pub(super) fn on_pick(ctx: &mut Ctx<'_>, p: &PickEvent) -> Result<(), DetectErro
 pub(super) fn check_location(ctx: &mut Ctx<'_>, subject: &Subject) -> Result<(), DetectError> {
     let now = ctx.times().event_time;
     let allocations = ctx.scan(ALLOC, &subject.item_key())?;
-    let here = if allocations.is_empty() {
-        Vec::new()
-    } else {
-        open_at(allocations, subject, &settings(ctx, subject)?.1)
-    };
+    let resolved = if allocations.is_empty() { None } else { Some(settings(ctx, subject)?) };
+    let here = resolved.as_ref().map_or_else(Vec::new, |(_, s)| open_at(allocations, subject, s));
     let subject_ref = subject_ref(subject, subject.text());
     if here.is_empty() && exceptions::find_open(ctx, &subject_ref)?.is_none() {
         return Ok(());
     }
-    let (item, s) = settings(ctx, subject)?;
+    let (item, s) = match resolved {
+        Some(resolved) => resolved,
+        None => settings(ctx, subject)?,
+    };
     let Some(book) =
         cycle_count::book(ctx, subject, ctx.times().stream_time)?.filter(|b| b.anchored)
     else {
